@@ -1,0 +1,869 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "vspan-plan"
+
+#include "vspan-json.h"
+#include "vspan-plan.h"
+
+/*
+ * The planner is pure: it reads the domain, the host config and what the
+ * agent observed, and writes down what must happen.  Nothing here touches
+ * the kernel, the disk or libvirt, so every decision is testable without
+ * root (tests/data/plan/).
+ */
+
+VSPAN_ENUM_IMPL(VspanOpType, op_type, VSPAN_OP_LAST,
+                "sink-ensure", "qdisc-ensure", "mirror-set", "mirror-del",
+                "mirror-forget", "vf-set", "vf-reset")
+
+void
+vspan_vf_settings_init_default(VspanVfSettings *s)
+{
+    *s = (VspanVfSettings){
+        .proto = VSPAN_VLAN_PROTO_8021Q,
+        .trust = VSPAN_SWITCH_OFF,
+        .spoofchk = VSPAN_SWITCH_ON,
+        .link_state = VSPAN_LINK_STATE_AUTO,
+    };
+}
+
+static void
+vspan_op_free(VspanOp *op)
+{
+    if (!op)
+        return;
+    g_free(op->dev);
+    g_strfreev(op->sinks);
+    g_free(op->pci);
+    g_free(op->domain_uuid);
+    g_free(op);
+}
+
+static void
+vspan_plan_mirror_free(VspanPlanMirror *m)
+{
+    if (!m)
+        return;
+    g_free(m->mac);
+    g_free(m->tap);
+    g_free(m->appliance);
+    g_free(m);
+}
+
+static void
+vspan_plan_vf_free(VspanPlanVf *v)
+{
+    if (!v)
+        return;
+    g_free(v->mac);
+    g_free(v->pci);
+    g_free(v->pf);
+    g_free(v->pool);
+    g_free(v);
+}
+
+void
+vspan_plan_free(VspanPlan *plan)
+{
+    if (!plan)
+        return;
+    g_free(plan->domain_name);
+    g_free(plan->domain_uuid);
+    g_ptr_array_unref(plan->mirrors);
+    g_ptr_array_unref(plan->vfs);
+    g_ptr_array_unref(plan->ops);
+    g_ptr_array_unref(plan->errors);
+    g_ptr_array_unref(plan->warnings);
+    g_free(plan);
+}
+
+gboolean
+vspan_plan_refuses(const VspanPlan *plan)
+{
+    return plan->errors->len > 0;
+}
+
+G_GNUC_PRINTF(2, 3) static void
+vspan_plan_error(VspanPlan *plan, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    g_ptr_array_add(plan->errors, g_strdup_vprintf(fmt, ap));
+    va_end(ap);
+}
+
+G_GNUC_PRINTF(2, 3) static void
+vspan_plan_warning(VspanPlan *plan, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    g_ptr_array_add(plan->warnings, g_strdup_vprintf(fmt, ap));
+    va_end(ap);
+}
+
+static VspanOp *
+vspan_plan_add_op(VspanPlan *plan, VspanOpType type, const char *dev)
+{
+    VspanOp *op = g_new0(VspanOp, 1);
+
+    op->type = type;
+    op->dev = g_strdup(dev);
+    g_ptr_array_add(plan->ops, op);
+    return op;
+}
+
+/* ---- mirrors ------------------------------------------------------------ */
+
+/* One (interface, appliance) pair with its merged direction. */
+typedef struct {
+    VspanIface *iface;
+    const VspanAppliance *appliance;
+    guint appliance_index;
+    gboolean hooks[VSPAN_HOOK_LAST];
+} VspanMirrorTarget;
+
+typedef struct {
+    VspanPlan *plan;
+    const VspanDomain *dom;
+    const VspanConfig *config;
+    const VspanObserved *obs;
+    GPtrArray *targets;         /* of VspanMirrorTarget, insertion order */
+    GHashTable *target_index;   /* "iface-ptr/appliance" -> VspanMirrorTarget */
+} VspanPlanner;
+
+static guint
+vspan_appliance_index(const VspanConfig *config, const VspanAppliance *a)
+{
+    for (guint i = 0; i < config->appliances->len; i++)
+        if (config->appliances->pdata[i] == a)
+            return i;
+    g_assert_not_reached();
+}
+
+static void
+vspan_planner_add_target(VspanPlanner *p, VspanIface *iface, const VspanAppliance *a,
+                         VspanDirection direction)
+{
+    g_autofree char *key = g_strdup_printf("%p/%s", (void *)iface, a->name);
+    VspanMirrorTarget *t = g_hash_table_lookup(p->target_index, key);
+
+    /* Guard: a sink device is never itself mirrored, or copies would loop. */
+    if (iface->target) {
+        const VspanAppliance *owner = vspan_config_find_sink_dev(p->config, iface->target);
+        if (owner) {
+            vspan_plan_warning(p->plan,
+                               "domain '%s': tap '%s' is the sink of appliance '%s' and is not mirrored",
+                               p->dom->name, iface->target, owner->name);
+            return;
+        }
+    }
+    if (!t) {
+        t = g_new0(VspanMirrorTarget, 1);
+        t->iface = iface;
+        t->appliance = a;
+        t->appliance_index = vspan_appliance_index(p->config, a);
+        g_ptr_array_add(p->targets, t);
+        g_hash_table_insert(p->target_index, g_steal_pointer(&key), t);
+    }
+    if (direction != VSPAN_DIRECTION_TO_VM)
+        t->hooks[VSPAN_HOOK_INGRESS] = TRUE;
+    if (direction != VSPAN_DIRECTION_FROM_VM)
+        t->hooks[VSPAN_HOOK_EGRESS] = TRUE;
+}
+
+static void
+vspan_planner_collect_annotation(VspanPlanner *p)
+{
+    const VspanDomain *dom = p->dom;
+
+    for (guint i = 0; i < dom->mirrors->len; i++) {
+        const VspanMirrorReq *m = dom->mirrors->pdata[i];
+        const VspanAppliance *a = vspan_config_find_appliance(p->config, m->appliance);
+        VspanIface *iface = NULL;
+
+        if (!a) {
+            g_autofree char *names = vspan_config_appliance_names(p->config);
+            vspan_plan_error(p->plan,
+                             "%s: no appliance named '%s' in %s (known: %s); fix the name or ask the host admin to define it",
+                             m->where, m->appliance, p->config->path, names);
+            continue;
+        }
+        if (g_str_equal(a->domain, dom->name)) {
+            vspan_plan_error(p->plan,
+                             "%s: domain '%s' is appliance '%s' itself and cannot be mirrored to it; remove this <vspan:mirror>",
+                             m->where, dom->name, a->name);
+            continue;
+        }
+        if (!*m->mac && !m->alias) {
+            guint n = 0;
+            for (guint j = 0; j < dom->ifaces->len; j++) {
+                VspanIface *cand = dom->ifaces->pdata[j];
+                if (vspan_iface_is_mirrorable(cand)) {
+                    vspan_planner_add_target(p, cand, a, m->direction);
+                    n++;
+                }
+            }
+            if (n == 0)
+                vspan_plan_warning(p->plan,
+                                   "%s: the domain has no bridge, network or ethernet interface to mirror",
+                                   m->where);
+            continue;
+        }
+        iface = *m->mac ? vspan_domain_find_iface_by_mac(dom, m->mac)
+                        : vspan_domain_find_iface_by_alias(dom, m->alias);
+        if (!iface) {
+            vspan_plan_error(p->plan,
+                             "%s: no interface of the domain has %s '%s'; fix the %s or add the interface",
+                             m->where, *m->mac ? "MAC" : "alias", *m->mac ? m->mac : m->alias,
+                             *m->mac ? "mac" : "alias");
+            continue;
+        }
+        if (!vspan_iface_is_mirrorable(iface)) {
+            g_autofree char *desc = vspan_iface_describe(iface);
+            vspan_plan_error(p->plan,
+                             "%s: interface %s is type '%s', which has no tap on a bridge to mirror; mirror a bridge, network or ethernet interface",
+                             m->where, desc, iface->type_str ? iface->type_str : "?");
+            continue;
+        }
+        vspan_planner_add_target(p, iface, a, m->direction);
+    }
+}
+
+static void
+vspan_planner_collect_policies(VspanPlanner *p)
+{
+    for (guint i = 0; i < p->config->bridge_policies->len; i++) {
+        const VspanBridgePolicy *pol = p->config->bridge_policies->pdata[i];
+
+        /* The appliance's own ports are never mirrored to it. */
+        if (g_str_equal(pol->appliance->domain, p->dom->name))
+            continue;
+        for (guint j = 0; j < p->dom->ifaces->len; j++) {
+            VspanIface *iface = p->dom->ifaces->pdata[j];
+            if (vspan_iface_is_mirrorable(iface) && iface->bridge &&
+                g_str_equal(iface->bridge, pol->bridge))
+                vspan_planner_add_target(p, iface, pol->appliance, pol->direction);
+        }
+    }
+}
+
+static gint
+vspan_target_cmp(gconstpointer a, gconstpointer b)
+{
+    const VspanMirrorTarget *ta = *(VspanMirrorTarget *const *)a;
+    const VspanMirrorTarget *tb = *(VspanMirrorTarget *const *)b;
+
+    if (ta->iface->line != tb->iface->line)
+        return ta->iface->line < tb->iface->line ? -1 : 1;
+    if (ta->iface != tb->iface)
+        return ta->iface < tb->iface ? -1 : 1;
+    return (int)ta->appliance_index - (int)tb->appliance_index;
+}
+
+/* The device a mirror of @a points at now, or NULL while it has none. */
+static const char *
+vspan_planner_sink_dev(VspanPlanner *p, const VspanAppliance *a)
+{
+    if (a->sink.type == VSPAN_SINK_INTERFACE)
+        return g_hash_table_lookup(p->obs->appliance_ports, a->name);
+    return a->sink.dev;
+}
+
+static void
+vspan_planner_mirror_list(VspanPlanner *p)
+{
+    for (guint i = 0; i < p->targets->len; i++) {
+        const VspanMirrorTarget *t = p->targets->pdata[i];
+        VspanPlanMirror *m = g_new0(VspanPlanMirror, 1);
+
+        m->mac = g_strdup(*t->iface->mac ? t->iface->mac : NULL);
+        m->tap = g_strdup(t->iface->target);
+        m->appliance = g_strdup(t->appliance->name);
+        m->direction = t->hooks[VSPAN_HOOK_INGRESS] && t->hooks[VSPAN_HOOK_EGRESS] ? VSPAN_DIRECTION_BOTH :
+                       t->hooks[VSPAN_HOOK_INGRESS] ? VSPAN_DIRECTION_FROM_VM : VSPAN_DIRECTION_TO_VM;
+        g_ptr_array_add(p->plan->mirrors, m);
+    }
+}
+
+static void
+vspan_planner_mirror_ops(VspanPlanner *p)
+{
+    VspanPlan *plan = p->plan;
+    g_autoptr(GHashTable) ensured = g_hash_table_new(g_direct_hash, g_direct_equal);
+    g_autoptr(GHashTable) pending = g_hash_table_new(g_direct_hash, g_direct_equal);
+
+    /* Sinks first, in config order, so filters can point at them. */
+    for (guint i = 0; i < p->config->appliances->len; i++) {
+        const VspanAppliance *a = p->config->appliances->pdata[i];
+        const char *dev;
+        VspanOp *op;
+        gboolean used = FALSE;
+
+        for (guint j = 0; j < p->targets->len && !used; j++)
+            used = ((VspanMirrorTarget *)p->targets->pdata[j])->appliance == a;
+        if (!used)
+            continue;
+        dev = vspan_planner_sink_dev(p, a);
+        if (!dev) {
+            vspan_plan_warning(plan,
+                               "appliance '%s' (domain '%s') is not running, so its interface sink %s has no tap yet; copies start when it starts",
+                               a->name, a->domain, a->sink.mac);
+            g_hash_table_add(pending, (gpointer)a);
+            continue;
+        }
+        op = vspan_plan_add_op(plan, VSPAN_OP_SINK_ENSURE, dev);
+        op->appliance = a;
+    }
+
+    for (guint i = 0; i < p->dom->ifaces->len; i++) {
+        VspanIface *iface = p->dom->ifaces->pdata[i];
+        gboolean targeted = FALSE;
+
+        for (guint j = 0; j < p->targets->len && !targeted; j++)
+            targeted = ((VspanMirrorTarget *)p->targets->pdata[j])->iface == iface;
+
+        if (!iface->target) {
+            if (targeted) {
+                g_autofree char *desc = vspan_iface_describe(iface);
+                vspan_plan_error(plan,
+                                 "domain '%s': interface %s has no tap (<target dev>) in the live XML, so it cannot be mirrored; pass the XML libvirt gives the start hook",
+                                 p->dom->name, desc);
+            }
+            continue;
+        }
+
+        for (VspanHook hook = 0; hook < VSPAN_HOOK_LAST; hook++) {
+            const VspanObservedMirror *have = vspan_observed_find_mirror(p->obs, iface->target, hook);
+            g_autoptr(GPtrArray) want = g_ptr_array_new();
+            VspanOp *op;
+
+            for (guint j = 0; j < p->targets->len; j++) {
+                const VspanMirrorTarget *t = p->targets->pdata[j];
+                const char *dev;
+
+                if (t->iface != iface || !t->hooks[hook] || g_hash_table_contains(pending, t->appliance))
+                    continue;
+                dev = vspan_planner_sink_dev(p, t->appliance);
+                /* Guard: never mirror a device into itself. */
+                if (dev && !g_str_equal(dev, iface->target) &&
+                    !g_ptr_array_find_with_equal_func(want, dev, g_str_equal, NULL))
+                    g_ptr_array_add(want, (gpointer)dev);
+            }
+            g_ptr_array_add(want, NULL);
+
+            if (want->len == 1) {
+                if (have)
+                    vspan_plan_add_op(plan, VSPAN_OP_MIRROR_DEL, iface->target)->hook = hook;
+                continue;
+            }
+            if (have && g_strv_equal((const char *const *)have->sinks,
+                                     (const char *const *)want->pdata))
+                continue;   /* already right: applying twice equals once */
+            if (!have && !g_hash_table_contains(ensured, iface)) {
+                vspan_plan_add_op(plan, VSPAN_OP_QDISC_ENSURE, iface->target);
+                g_hash_table_add(ensured, iface);
+            }
+            op = vspan_plan_add_op(plan, VSPAN_OP_MIRROR_SET, iface->target);
+            op->hook = hook;
+            op->prio = hook == VSPAN_HOOK_INGRESS ? VSPAN_TC_PRIO_INGRESS : VSPAN_TC_PRIO_EGRESS;
+            op->classifier = p->obs->classifier;
+            op->sinks = g_strdupv((char **)want->pdata);
+        }
+    }
+}
+
+/* ---- VFs ---------------------------------------------------------------- */
+
+static gboolean
+vspan_iface_wants_vf(const VspanIface *iface)
+{
+    return iface->type == VSPAN_IFACE_TYPE_HOSTDEV || iface->type == VSPAN_IFACE_TYPE_NETWORK;
+}
+
+/* Find the pool of an interface and, at start, its VF.  Returns FALSE when
+ * the interface is not a pool VF (message left to the caller). */
+static const VspanPool *
+vspan_planner_vf_pool(VspanPlanner *p, const VspanIface *iface, const VspanPciAddr *pci,
+                      VspanPlanVf *out, const char *where, gboolean required)
+{
+    const VspanObservedVf *ovf;
+    const VspanPool *pool;
+
+    if (iface && iface->type == VSPAN_IFACE_TYPE_NETWORK) {
+        pool = vspan_config_find_pool_by_network(p->config, iface->network);
+        if (!pool && required)
+            vspan_plan_error(p->plan,
+                             "%s: network '%s' is not the network of any vspan pool; use a pool's network or a hostdev VF",
+                             where, iface->network ? iface->network : "?");
+        return pool;
+    }
+    if (!pci) {
+        if (required)
+            vspan_plan_error(p->plan, "%s: the hostdev interface has no PCI address; pass the live domain XML", where);
+        return NULL;
+    }
+    out->pci = vspan_pci_addr_format(pci);
+    if (!p->obs->vf_map_known) {
+        if (required)
+            vspan_plan_warning(p->plan,
+                               "%s: PCI device %s not resolved to a PF and VF offline; run on the host or pass --observed",
+                               where, out->pci);
+        return NULL;
+    }
+    ovf = vspan_observed_find_vf(p->obs, pci);
+    if (!ovf) {
+        if (required)
+            vspan_plan_error(p->plan,
+                             "%s: PCI device %s is not an SR-IOV VF of any PF on this host; give the domain a VF from a vspan pool",
+                             where, out->pci);
+        return NULL;
+    }
+    out->pf = g_strdup(ovf->pf);
+    out->vf = ovf->vf;
+    pool = vspan_config_find_pool_by_vf(p->config, ovf->pf, ovf->vf);
+    if (!pool && required)
+        vspan_plan_error(p->plan,
+                         "%s: VF %u of PF '%s' (%s) is in no vspan pool; add it to a <pool> in %s",
+                         where, ovf->vf, ovf->pf, out->pci, p->config->path);
+    return pool;
+}
+
+/* Fill and check the effective settings of one VF.  @req may be NULL. */
+static void
+vspan_planner_vf_settings(VspanPlanner *p, const VspanVfReq *req, const VspanIface *iface,
+                          const VspanPool *pool, VspanPlanVf *out, const char *where)
+{
+    VspanVfSettings *s = &out->settings;
+    gboolean has_libvirt_vlan = FALSE;
+    guint libvirt_vlan = 0;
+
+    vspan_vf_settings_init_default(s);
+    if (pool)
+        out->pool = g_strdup(pool->name);
+    if (iface && *iface->mac)
+        g_strlcpy(s->mac, iface->mac, sizeof(s->mac));
+
+    if (iface && iface->vlan_tags && iface->vlan_tags->len > 0) {
+        if (iface->vlan_trunk || iface->vlan_tags->len > 1) {
+            vspan_plan_error(p->plan,
+                             "%s: a VF carries one VLAN tag, but the interface's <vlan> is a trunk; keep a single <tag>",
+                             where);
+            return;
+        }
+        has_libvirt_vlan = TRUE;
+        libvirt_vlan = g_array_index(iface->vlan_tags, guint, 0);
+    }
+    if (req) {
+        if (req->has_vlan && has_libvirt_vlan && req->vlan != libvirt_vlan) {
+            vspan_plan_error(p->plan,
+                             "%s: vlan %u conflicts with the interface's <vlan><tag id='%u'/>; set the VLAN in one place",
+                             req->where, req->vlan, libvirt_vlan);
+            return;
+        }
+        s->vlan = req->has_vlan ? req->vlan : libvirt_vlan;
+        s->qos = req->qos;
+        s->proto = req->proto;
+        s->trust = req->trust;
+        s->spoofchk = req->spoofchk;
+        s->link_state = req->link_state;
+        s->min_tx_rate = req->min_tx_rate;
+        s->max_tx_rate = req->max_tx_rate;
+        if (s->vlan == 0 && s->qos != 0) {
+            vspan_plan_error(p->plan, "%s: qos %u needs a VLAN; add vlan=\"1-4095\" or drop qos",
+                             where, s->qos);
+            return;
+        }
+        if (s->vlan == 0 && req->has_proto && s->proto != VSPAN_VLAN_PROTO_8021Q) {
+            vspan_plan_error(p->plan, "%s: vlan-proto 802.1ad needs a VLAN; add vlan=\"1-4095\"", where);
+            return;
+        }
+        if (s->max_tx_rate != 0 && s->min_tx_rate > s->max_tx_rate) {
+            vspan_plan_error(p->plan,
+                             "%s: min-tx-rate %u is above max-tx-rate %u; lower min-tx-rate or raise max-tx-rate",
+                             where, s->min_tx_rate, s->max_tx_rate);
+            return;
+        }
+    } else {
+        s->vlan = libvirt_vlan;
+    }
+
+    if (!pool)
+        return;
+    if (s->vlan != 0 && !vspan_range_set_contains(pool->vlans, s->vlan)) {
+        g_autofree char *allowed = vspan_range_set_format(pool->vlans);
+        vspan_plan_error(p->plan,
+                         "%s: VLAN %u is not allowed in pool '%s' (allowed: %s); use an allowed VLAN or ask the host admin",
+                         where, s->vlan, pool->name, *allowed ? allowed : "untagged only");
+    }
+    if (s->trust == VSPAN_SWITCH_ON) {
+        if (pool->trust == VSPAN_TRUST_POLICY_NEVER)
+            vspan_plan_error(p->plan,
+                             "%s: trust is not permitted in pool '%s' (trust allow=\"never\"); remove trust=\"on\"",
+                             where, pool->name);
+        else if (pool->trust == VSPAN_TRUST_POLICY_APPLIANCES &&
+                 !vspan_config_is_appliance_domain(p->config, p->dom->name))
+            vspan_plan_error(p->plan,
+                             "%s: trust is not permitted for domain '%s': pool '%s' grants it only to appliance domains; remove trust=\"on\"",
+                             where, p->dom->name, pool->name);
+    }
+}
+
+static void
+vspan_planner_vfs(VspanPlanner *p)
+{
+    const VspanDomain *dom = p->dom;
+    g_autoptr(GHashTable) handled = g_hash_table_new(g_direct_hash, g_direct_equal);
+    g_autoptr(GHashTable) need = g_hash_table_new(g_direct_hash, g_direct_equal);
+
+    for (guint i = 0; i < dom->vfs->len; i++) {
+        const VspanVfReq *req = dom->vfs->pdata[i];
+        VspanIface *iface = *req->mac ? vspan_domain_find_iface_by_mac(dom, req->mac)
+                                      : vspan_domain_find_iface_by_alias(dom, req->alias);
+        const VspanHostdev *hd = NULL;
+        const VspanPool *pool;
+        VspanPlanVf *out;
+
+        if (!iface && req->alias) {
+            for (guint j = 0; j < dom->hostdevs->len && !hd; j++) {
+                const VspanHostdev *cand = dom->hostdevs->pdata[j];
+                if (cand->alias && g_str_equal(cand->alias, req->alias))
+                    hd = cand;
+            }
+        }
+        if (!iface && !hd) {
+            vspan_plan_error(p->plan,
+                             "%s: no interface of the domain has %s '%s'; fix the %s or add the hostdev interface",
+                             req->where, *req->mac ? "MAC" : "alias", *req->mac ? req->mac : req->alias,
+                             *req->mac ? "mac" : "alias");
+            continue;
+        }
+        if (iface && !vspan_iface_wants_vf(iface)) {
+            g_autofree char *desc = vspan_iface_describe(iface);
+            vspan_plan_error(p->plan,
+                             "%s: interface %s is type '%s', not an SR-IOV VF; use <interface type='hostdev'> or a pool's network",
+                             req->where, desc, iface->type_str ? iface->type_str : "?");
+            continue;
+        }
+        if (iface && g_hash_table_contains(handled, iface)) {
+            vspan_plan_error(p->plan, "%s: a second <vspan:vf> for the same interface; keep one",
+                             req->where);
+            continue;
+        }
+        if (iface)
+            g_hash_table_add(handled, iface);
+
+        out = g_new0(VspanPlanVf, 1);
+        out->vf = -1;
+        out->mac = g_strdup(iface && *iface->mac ? iface->mac : NULL);
+        g_ptr_array_add(p->plan->vfs, out);
+        pool = vspan_planner_vf_pool(p, iface, iface ? (iface->has_pci ? &iface->pci : NULL) : &hd->pci,
+                                     out, req->where, TRUE);
+        vspan_planner_vf_settings(p, req, iface, pool, out, req->where);
+        if (pool && iface && iface->type == VSPAN_IFACE_TYPE_NETWORK)
+            g_hash_table_insert(need, (gpointer)pool, GUINT_TO_POINTER(GPOINTER_TO_UINT(g_hash_table_lookup(need, pool)) + 1));
+    }
+
+    /* Pool VFs the annotation does not mention still get every field set:
+     * libvirt leaves trust, spoof-check, link state and rates as the last
+     * VM left them. */
+    for (guint i = 0; i < dom->ifaces->len; i++) {
+        VspanIface *iface = dom->ifaces->pdata[i];
+        g_autofree char *desc = NULL;
+        g_autofree char *where = NULL;
+        const VspanPool *pool;
+        VspanPlanVf *out;
+
+        if (!vspan_iface_wants_vf(iface) || g_hash_table_contains(handled, iface))
+            continue;
+        desc = vspan_iface_describe(iface);
+        where = g_strdup_printf("domain '%s': interface %s", dom->name, desc);
+        out = g_new0(VspanPlanVf, 1);
+        out->vf = -1;
+        pool = vspan_planner_vf_pool(p, iface, iface->has_pci ? &iface->pci : NULL, out, where, FALSE);
+        if (!pool) {
+            vspan_plan_vf_free(out);
+            continue;
+        }
+        out->mac = g_strdup(*iface->mac ? iface->mac : NULL);
+        g_ptr_array_add(p->plan->vfs, out);
+        vspan_planner_vf_settings(p, NULL, iface, pool, out, where);
+        if (iface->type == VSPAN_IFACE_TYPE_NETWORK)
+            g_hash_table_insert(need, (gpointer)pool, GUINT_TO_POINTER(GPOINTER_TO_UINT(g_hash_table_lookup(need, pool)) + 1));
+    }
+
+    if (p->plan->phase == VSPAN_PHASE_PREPARE) {
+        GHashTableIter it;
+        gpointer key, value;
+
+        g_hash_table_iter_init(&it, need);
+        while (g_hash_table_iter_next(&it, &key, &value)) {
+            const VspanPool *pool = key;
+            guint want = GPOINTER_TO_UINT(value), have;
+
+            if (vspan_observed_get_pool_free(p->obs, pool->name, &have) && want > have)
+                vspan_plan_error(p->plan,
+                                 "domain '%s': pool '%s' has %u free VF%s and the domain needs %u; stop a domain that uses the pool or add VFs to it",
+                                 dom->name, pool->name, have, have == 1 ? "" : "s", want);
+        }
+    }
+}
+
+static void
+vspan_planner_vf_ops(VspanPlanner *p, VspanOpType type)
+{
+    g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+
+    for (guint i = 0; i < p->plan->vfs->len; i++) {
+        const VspanPlanVf *v = p->plan->vfs->pdata[i];
+        VspanOp *op;
+
+        if (!v->pf || !v->pool)
+            continue;
+        op = vspan_plan_add_op(p->plan, type, v->pf);
+        op->vf = v->vf;
+        op->pci = g_strdup(v->pci);
+        op->domain_uuid = g_strdup(p->dom->uuid);
+        if (type == VSPAN_OP_VF_SET)
+            op->vf_settings = v->settings;
+        else
+            vspan_vf_settings_init_default(&op->vf_settings);
+        g_hash_table_add(seen, g_strdup_printf("%s/%u", v->pf, v->vf));
+    }
+    if (type != VSPAN_OP_VF_RESET || !*p->dom->uuid)
+        return;
+    /* Leases the XML no longer shows (a refused start, a restarted agent). */
+    for (guint i = 0; i < p->obs->leases->len; i++) {
+        const VspanObservedLease *l = p->obs->leases->pdata[i];
+        g_autofree char *key = g_strdup_printf("%s/%u", l->pf, l->vf);
+        VspanOp *op;
+
+        if (!g_str_equal(l->domain_uuid, p->dom->uuid) || g_hash_table_contains(seen, key))
+            continue;
+        op = vspan_plan_add_op(p->plan, VSPAN_OP_VF_RESET, l->pf);
+        op->vf = l->vf;
+        op->domain_uuid = g_strdup(l->domain_uuid);
+        vspan_vf_settings_init_default(&op->vf_settings);
+    }
+}
+
+VspanPlan *
+vspan_plan_build(VspanPhase phase, const VspanDomain *dom, const VspanConfig *config,
+                 const VspanObserved *obs)
+{
+    VspanPlan *plan = g_new0(VspanPlan, 1);
+    VspanPlanner p = {
+        .plan = plan,
+        .dom = dom,
+        .config = config,
+        .obs = obs,
+        .targets = g_ptr_array_new_with_free_func(g_free),
+        .target_index = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL),
+    };
+
+    plan->phase = phase;
+    plan->domain_name = g_strdup(dom->name);
+    plan->domain_uuid = g_strdup(dom->uuid);
+    plan->mirrors = g_ptr_array_new_with_free_func((GDestroyNotify)vspan_plan_mirror_free);
+    plan->vfs = g_ptr_array_new_with_free_func((GDestroyNotify)vspan_plan_vf_free);
+    plan->ops = g_ptr_array_new_with_free_func((GDestroyNotify)vspan_op_free);
+    plan->errors = g_ptr_array_new_with_free_func(g_free);
+    plan->warnings = g_ptr_array_new_with_free_func(g_free);
+
+    /* migrate and restore must print nothing; started does nothing that can fail. */
+    if (phase == VSPAN_PHASE_MIGRATE || phase == VSPAN_PHASE_RESTORE || phase == VSPAN_PHASE_STARTED)
+        goto out;
+
+    vspan_planner_collect_annotation(&p);
+    vspan_planner_collect_policies(&p);
+    g_ptr_array_sort(p.targets, vspan_target_cmp);
+    vspan_planner_mirror_list(&p);
+    vspan_planner_vfs(&p);
+    plan->needs_agent = dom->annotated || plan->mirrors->len > 0 || plan->vfs->len > 0;
+
+    switch (phase) {
+    case VSPAN_PHASE_START:
+    case VSPAN_PHASE_RECONNECT:
+        vspan_planner_mirror_ops(&p);
+        vspan_planner_vf_ops(&p, VSPAN_OP_VF_SET);
+        break;
+    case VSPAN_PHASE_STOPPED:
+    case VSPAN_PHASE_RELEASE:
+        if (plan->mirrors->len > 0 || dom->annotated)
+            vspan_plan_add_op(plan, VSPAN_OP_MIRROR_FORGET, NULL)->domain_uuid = g_strdup(dom->uuid);
+        vspan_planner_vf_ops(&p, VSPAN_OP_VF_RESET);
+        break;
+    default:
+        break;
+    }
+
+    /* A refused start changes nothing. */
+    if (plan->errors->len > 0 && (phase == VSPAN_PHASE_PREPARE || phase == VSPAN_PHASE_START))
+        g_ptr_array_set_size(plan->ops, 0);
+
+    /* Only prepare and start can refuse; elsewhere a failure would kill a
+     * running VM (reconnect) or is ignored by libvirt (stopped, release). */
+    if (phase != VSPAN_PHASE_PREPARE && phase != VSPAN_PHASE_START) {
+        for (guint i = 0; i < plan->errors->len; i++)
+            g_ptr_array_add(plan->warnings, g_steal_pointer(&plan->errors->pdata[i]));
+        g_ptr_array_set_size(plan->errors, 0);
+    }
+out:
+    g_ptr_array_unref(p.targets);
+    g_hash_table_unref(p.target_index);
+    return plan;
+}
+
+/* ---- output ------------------------------------------------------------- */
+
+static void
+vspan_vf_settings_format(GString *s, const VspanVfSettings *v)
+{
+    g_string_append_printf(s, " mac=%s vlan=%u qos=%u vlan-proto=%s trust=%s spoofchk=%s link-state=%s min-tx-rate=%u max-tx-rate=%u",
+                           *v->mac ? v->mac : "-", v->vlan, v->qos, vspan_vlan_proto_to_string(v->proto),
+                           vspan_switch_to_string(v->trust), vspan_switch_to_string(v->spoofchk),
+                           vspan_link_state_to_string(v->link_state), v->min_tx_rate, v->max_tx_rate);
+}
+
+char *
+vspan_op_format(const VspanOp *op)
+{
+    g_autoptr(GString) s = g_string_new(vspan_op_type_to_string(op->type));
+
+    switch (op->type) {
+    case VSPAN_OP_SINK_ENSURE:
+        g_string_append_printf(s, " appliance=%s type=%s dev=%s", op->appliance->name,
+                               vspan_sink_type_to_string(op->appliance->sink.type), op->dev);
+        if (op->appliance->sink.type == VSPAN_SINK_VXLAN)
+            g_string_append_printf(s, " remote=%s vni=%u dstport=%u local=%s",
+                                   op->appliance->sink.remote, op->appliance->sink.vni,
+                                   op->appliance->sink.dstport,
+                                   op->appliance->sink.local ? op->appliance->sink.local : "-");
+        break;
+    case VSPAN_OP_QDISC_ENSURE:
+        g_string_append_printf(s, " dev=%s", op->dev);
+        break;
+    case VSPAN_OP_MIRROR_SET: {
+        g_autofree char *sinks = g_strjoinv(",", op->sinks);
+        g_string_append_printf(s, " dev=%s hook=%s prio=%u classifier=%s sinks=%s", op->dev,
+                               vspan_hook_to_string(op->hook), op->prio,
+                               vspan_classifier_to_string(op->classifier), sinks);
+        break;
+    }
+    case VSPAN_OP_MIRROR_DEL:
+        g_string_append_printf(s, " dev=%s hook=%s", op->dev, vspan_hook_to_string(op->hook));
+        break;
+    case VSPAN_OP_MIRROR_FORGET:
+        g_string_append_printf(s, " domain=%s", *op->domain_uuid ? op->domain_uuid : "-");
+        break;
+    case VSPAN_OP_VF_SET:
+    case VSPAN_OP_VF_RESET:
+        g_string_append_printf(s, " pf=%s vf=%u pci=%s domain=%s", op->dev, op->vf,
+                               op->pci ? op->pci : "-", *op->domain_uuid ? op->domain_uuid : "-");
+        vspan_vf_settings_format(s, &op->vf_settings);
+        break;
+    case VSPAN_OP_LAST:
+        g_assert_not_reached();
+    }
+    return g_string_free(g_steal_pointer(&s), FALSE);
+}
+
+char *
+vspan_plan_format_text(const VspanPlan *plan)
+{
+    g_autoptr(GString) s = g_string_new(NULL);
+
+    g_string_append_printf(s, "phase %s domain %s\n", vspan_phase_to_string(plan->phase), plan->domain_name);
+    for (guint i = 0; i < plan->mirrors->len; i++) {
+        const VspanPlanMirror *m = plan->mirrors->pdata[i];
+        g_string_append_printf(s, "mirror mac=%s tap=%s appliance=%s direction=%s\n",
+                               m->mac ? m->mac : "-", m->tap ? m->tap : "-", m->appliance,
+                               vspan_direction_to_string(m->direction));
+    }
+    for (guint i = 0; i < plan->vfs->len; i++) {
+        const VspanPlanVf *v = plan->vfs->pdata[i];
+        g_autofree char *vf = v->vf >= 0 ? g_strdup_printf("%d", v->vf) : g_strdup("-");
+
+        g_string_append_printf(s, "vf pci=%s pf=%s vf=%s pool=%s", v->pci ? v->pci : "-",
+                               v->pf ? v->pf : "-", vf, v->pool ? v->pool : "-");
+        vspan_vf_settings_format(s, &v->settings);
+        g_string_append_c(s, '\n');
+    }
+    for (guint i = 0; i < plan->ops->len; i++) {
+        g_autofree char *op = vspan_op_format(plan->ops->pdata[i]);
+        g_string_append_printf(s, "op %s\n", op);
+    }
+    for (guint i = 0; i < plan->warnings->len; i++)
+        g_string_append_printf(s, "warning: %s\n", (const char *)plan->warnings->pdata[i]);
+    for (guint i = 0; i < plan->errors->len; i++)
+        g_string_append_printf(s, "error: %s\n", (const char *)plan->errors->pdata[i]);
+    return g_string_free(g_steal_pointer(&s), FALSE);
+}
+
+char *
+vspan_plan_format_json(const VspanPlan *plan)
+{
+    VspanJson j;
+
+    vspan_json_init(&j);
+    vspan_json_begin_object(&j, NULL);
+    vspan_json_string(&j, "phase", vspan_phase_to_string(plan->phase));
+    vspan_json_string(&j, "domain", plan->domain_name);
+    vspan_json_string(&j, "uuid", *plan->domain_uuid ? plan->domain_uuid : NULL);
+    vspan_json_bool(&j, "needs_agent", plan->needs_agent);
+
+    vspan_json_begin_array(&j, "mirrors");
+    for (guint i = 0; i < plan->mirrors->len; i++) {
+        const VspanPlanMirror *m = plan->mirrors->pdata[i];
+        vspan_json_begin_object(&j, NULL);
+        vspan_json_string(&j, "mac", m->mac);
+        vspan_json_string(&j, "tap", m->tap);
+        vspan_json_string(&j, "appliance", m->appliance);
+        vspan_json_string(&j, "direction", vspan_direction_to_string(m->direction));
+        vspan_json_end_object(&j);
+    }
+    vspan_json_end_array(&j);
+
+    vspan_json_begin_array(&j, "vfs");
+    for (guint i = 0; i < plan->vfs->len; i++) {
+        const VspanPlanVf *v = plan->vfs->pdata[i];
+        const VspanVfSettings *s = &v->settings;
+        vspan_json_begin_object(&j, NULL);
+        vspan_json_string(&j, "mac", v->mac);
+        vspan_json_string(&j, "pci", v->pci);
+        vspan_json_string(&j, "pf", v->pf);
+        if (v->vf >= 0)
+            vspan_json_int(&j, "vf", v->vf);
+        else
+            vspan_json_null(&j, "vf");
+        vspan_json_string(&j, "pool", v->pool);
+        vspan_json_uint(&j, "vlan", s->vlan);
+        vspan_json_uint(&j, "qos", s->qos);
+        vspan_json_string(&j, "vlan_proto", vspan_vlan_proto_to_string(s->proto));
+        vspan_json_bool(&j, "trust", s->trust == VSPAN_SWITCH_ON);
+        vspan_json_bool(&j, "spoofchk", s->spoofchk == VSPAN_SWITCH_ON);
+        vspan_json_string(&j, "link_state", vspan_link_state_to_string(s->link_state));
+        vspan_json_uint(&j, "min_tx_rate", s->min_tx_rate);
+        vspan_json_uint(&j, "max_tx_rate", s->max_tx_rate);
+        vspan_json_end_object(&j);
+    }
+    vspan_json_end_array(&j);
+
+    vspan_json_begin_array(&j, "ops");
+    for (guint i = 0; i < plan->ops->len; i++) {
+        g_autofree char *op = vspan_op_format(plan->ops->pdata[i]);
+        vspan_json_string(&j, NULL, op);
+    }
+    vspan_json_end_array(&j);
+
+    vspan_json_begin_array(&j, "warnings");
+    for (guint i = 0; i < plan->warnings->len; i++)
+        vspan_json_string(&j, NULL, plan->warnings->pdata[i]);
+    vspan_json_end_array(&j);
+    vspan_json_begin_array(&j, "errors");
+    for (guint i = 0; i < plan->errors->len; i++)
+        vspan_json_string(&j, NULL, plan->errors->pdata[i]);
+    vspan_json_end_array(&j);
+    vspan_json_end_object(&j);
+    return vspan_json_finish(&j);
+}

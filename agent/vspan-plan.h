@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+
+#include "vspan-config.h"
+#include "vspan-domain.h"
+#include "vspan-enums.h"
+#include "vspan-observed.h"
+
+/*
+ * vspan's tc filter priorities, one per hook (libnl/u32 share hash tables
+ * between the clsact hooks, so the two must differ).  They sit below 49152,
+ * the priority the kernel gives the first filter added without one (as
+ * libvirt's <bandwidth> police filter is), so the copy is taken before any
+ * libvirt filter classifies or polices the frame.
+ */
+#define VSPAN_TC_PRIO_INGRESS 0xbf00u
+#define VSPAN_TC_PRIO_EGRESS 0xbf01u
+
+typedef enum {
+    VSPAN_OP_SINK_ENSURE,       /* create/verify the appliance's sink device */
+    VSPAN_OP_QDISC_ENSURE,      /* clsact on the tap, or reuse its ingress + root */
+    VSPAN_OP_MIRROR_SET,        /* add or re-point the filter of one hook */
+    VSPAN_OP_MIRROR_DEL,        /* remove vspan's filter of one hook */
+    VSPAN_OP_MIRROR_FORGET,     /* the domain is gone: drop its mirror state */
+    VSPAN_OP_VF_SET,            /* set every VF field, then read back */
+    VSPAN_OP_VF_RESET,          /* safe defaults, if the lease is still the domain's */
+    VSPAN_OP_LAST
+} VspanOpType;
+VSPAN_ENUM_DECL(VspanOpType, op_type);
+
+/* Every field of a VF that vspan owns; no "unset": unrequested means default. */
+typedef struct {
+    char mac[18];               /* "" leaves the MAC as libvirt set it */
+    guint vlan;
+    guint qos;
+    VspanVlanProto proto;
+    VspanSwitch trust;
+    VspanSwitch spoofchk;
+    VspanLinkState link_state;
+    guint min_tx_rate;
+    guint max_tx_rate;
+} VspanVfSettings;
+
+/* trust off, spoofchk on, link auto, no VLAN, no rate limits */
+void vspan_vf_settings_init_default(VspanVfSettings *s);
+
+typedef struct {
+    VspanOpType type;
+    char *dev;                  /* tap, sink device or PF */
+    VspanHook hook;
+    guint prio;
+    VspanClassifier classifier;
+    GStrv sinks;                /* MIRROR_SET: sink devices, appliance order */
+    const VspanAppliance *appliance;    /* SINK_ENSURE; borrowed from the config */
+    char *pci;                  /* VF ops */
+    guint vf;
+    VspanVfSettings vf_settings;
+    char *domain_uuid;          /* VF ops, MIRROR_FORGET */
+} VspanOp;
+
+/* One interface mirrored to one appliance (DESIGN.md's plan JSON "mirrors"). */
+typedef struct {
+    char *mac;
+    char *tap;                  /* NULL before libvirt made it (prepare) */
+    char *appliance;
+    VspanDirection direction;
+} VspanPlanMirror;
+
+/* One VF of the domain with the settings vspan gives it ("vfs"). */
+typedef struct {
+    char *mac;
+    char *pci;                  /* NULL before libvirt picked the VF (prepare) */
+    char *pf;                   /* NULL when the PCI address is not resolved */
+    int vf;                     /* -1 when not resolved */
+    char *pool;                 /* NULL when not known */
+    VspanVfSettings settings;
+} VspanPlanVf;
+
+typedef struct {
+    VspanPhase phase;
+    char *domain_name;
+    char *domain_uuid;
+    GPtrArray *mirrors;         /* of VspanPlanMirror */
+    GPtrArray *vfs;             /* of VspanPlanVf */
+    GPtrArray *ops;             /* of VspanOp, in execution order */
+    GPtrArray *errors;          /* of char*: each one sentence */
+    GPtrArray *warnings;        /* of char* */
+    gboolean needs_agent;       /* the domain needs vspan for anything */
+} VspanPlan;
+
+VspanPlan *vspan_plan_build(VspanPhase phase, const VspanDomain *dom, const VspanConfig *config,
+                            const VspanObserved *obs);
+void vspan_plan_free(VspanPlan *plan);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VspanPlan, vspan_plan_free)
+
+/* Errors refuse prepare and start; in every other phase they are warnings. */
+gboolean vspan_plan_refuses(const VspanPlan *plan);
+
+/* Stable text form (golden files, `vspanctl plan`). */
+char *vspan_op_format(const VspanOp *op);
+char *vspan_plan_format_text(const VspanPlan *plan);
+/* DESIGN.md's JSON: {"phase","domain","mirrors","vfs","ops","warnings","errors"}. */
+char *vspan_plan_format_json(const VspanPlan *plan);

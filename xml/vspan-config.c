@@ -1,0 +1,598 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "vspan-config"
+
+#include <errno.h>
+#include <gio/gio.h>
+
+#include "vspan-config.h"
+
+static void
+vspan_appliance_free(VspanAppliance *a)
+{
+    if (!a)
+        return;
+    g_free(a->name);
+    g_free(a->domain);
+    g_free(a->sink.dev);
+    g_free(a->sink.remote);
+    g_free(a->sink.local);
+    g_free(a);
+}
+
+static void
+vspan_bridge_policy_free(VspanBridgePolicy *p)
+{
+    if (!p)
+        return;
+    g_free(p->bridge);
+    g_free(p);
+}
+
+static void
+vspan_pool_pf_free(VspanPoolPf *pf)
+{
+    if (!pf)
+        return;
+    g_free(pf->dev);
+    vspan_range_set_free(pf->vfs);
+    g_free(pf);
+}
+
+static void
+vspan_pool_free(VspanPool *pool)
+{
+    if (!pool)
+        return;
+    g_free(pool->name);
+    g_free(pool->network);
+    g_ptr_array_unref(pool->pfs);
+    vspan_range_set_free(pool->vlans);
+    g_free(pool);
+}
+
+VspanConfig *
+vspan_config_new_empty(const char *path)
+{
+    VspanConfig *config = g_new0(VspanConfig, 1);
+
+    config->path = g_strdup(path);
+    config->appliances = g_ptr_array_new_with_free_func((GDestroyNotify)vspan_appliance_free);
+    config->bridge_policies = g_ptr_array_new_with_free_func((GDestroyNotify)vspan_bridge_policy_free);
+    config->pools = g_ptr_array_new_with_free_func((GDestroyNotify)vspan_pool_free);
+    config->on_agent_unavailable = VSPAN_AGENT_UNAVAILABLE_REFUSE;
+    return config;
+}
+
+void
+vspan_config_free(VspanConfig *config)
+{
+    if (!config)
+        return;
+    g_free(config->path);
+    g_ptr_array_unref(config->appliances);
+    g_ptr_array_unref(config->bridge_policies);
+    g_ptr_array_unref(config->pools);
+    g_free(config);
+}
+
+static const char *const sink_type_values[] = { "tap", "interface", "netdev", "vxlan", NULL };
+static const char *const direction_values[] = { "both", "from-vm", "to-vm", NULL };
+static const char *const trust_values[] = { "never", "appliances", "any", NULL };
+static const char *const unavailable_values[] = { "refuse", "allow", NULL };
+
+static gboolean
+vspan_config_check_ifname(const char *dev, const char *what, gboolean libvirt_target,
+                          const char *where, GError **error)
+{
+    const char *why = NULL;
+
+    if (!vspan_ifname_valid(dev, libvirt_target, &why)) {
+        g_autofree char *clean = vspan_str_clean(dev);
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                    "%s: %s '%s' %s; choose a valid interface name", where, what, clean, why);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean
+vspan_config_check_ip(const char *ip, const char *what, const char *where, GError **error)
+{
+    g_autoptr(GInetAddress) addr = g_inet_address_new_from_string(ip);
+
+    if (!addr) {
+        g_autofree char *clean = vspan_str_clean(ip);
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                    "%s: %s '%s' is not an IPv4 or IPv6 address; write a literal address",
+                    where, what, clean);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean
+vspan_config_parse_sink(const xmlNode *node, VspanSink *sink, const char *appliance,
+                        const char *where, GError **error)
+{
+    static const char *const tap_attrs[] = { "type", "dev", NULL };
+    static const char *const iface_attrs[] = { "type", "mac", NULL };
+    static const char *const vxlan_attrs[] = { "type", "remote", "vni", "dstport", "local", "dev", NULL };
+    g_autofree char *mac = NULL;
+    int type = -1;
+    gboolean present;
+
+    if (!vspan_xml_prop_enum(node, "type", vspan_sink_type_from_string, sink_type_values,
+                             &type, &present, where, error))
+        return FALSE;
+    if (!present) {
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                    "%s: missing required attribute 'type'; use one of: tap, interface, netdev, vxlan",
+                    where);
+        return FALSE;
+    }
+    sink->type = type;
+
+    switch (sink->type) {
+    case VSPAN_SINK_TAP:
+    case VSPAN_SINK_NETDEV:
+        if (!vspan_xml_check_attrs(node, tap_attrs, where, error) ||
+            !vspan_xml_prop_required(node, "dev", &sink->dev, where, error))
+            return FALSE;
+        /* A tap sink is attached by the appliance as <target dev managed='no'>,
+         * which libvirt refuses for its reserved prefixes. */
+        return vspan_config_check_ifname(sink->dev, "sink dev", sink->type == VSPAN_SINK_TAP,
+                                         where, error);
+    case VSPAN_SINK_INTERFACE:
+        if (!vspan_xml_check_attrs(node, iface_attrs, where, error) ||
+            !vspan_xml_prop_required(node, "mac", &mac, where, error))
+            return FALSE;
+        if (!vspan_mac_parse(mac, sink->mac)) {
+            g_autofree char *clean = vspan_str_clean(mac);
+            g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                        "%s: mac '%s' is not a MAC address; write it as 52:54:00:12:34:56",
+                        where, clean);
+            return FALSE;
+        }
+        return TRUE;
+    case VSPAN_SINK_VXLAN:
+        if (!vspan_xml_check_attrs(node, vxlan_attrs, where, error) ||
+            !vspan_xml_prop_required(node, "remote", &sink->remote, where, error) ||
+            !vspan_config_check_ip(sink->remote, "remote", where, error))
+            return FALSE;
+        if (!vspan_xml_prop_uint(node, "vni", 0, 16777215, &sink->vni, &present, where, error))
+            return FALSE;
+        if (!present) {
+            g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                        "%s: missing required attribute 'vni'; add vni=\"0-16777215\"", where);
+            return FALSE;
+        }
+        sink->dstport = VSPAN_VXLAN_DEFAULT_PORT;
+        if (!vspan_xml_prop_uint(node, "dstport", 1, 65535, &sink->dstport, NULL, where, error))
+            return FALSE;
+        sink->local = vspan_xml_prop(node, "local");
+        if (sink->local) {
+            g_autoptr(GInetAddress) r = g_inet_address_new_from_string(sink->remote);
+            g_autoptr(GInetAddress) l = NULL;
+
+            if (!vspan_config_check_ip(sink->local, "local", where, error))
+                return FALSE;
+            l = g_inet_address_new_from_string(sink->local);
+            if (g_inet_address_get_family(r) != g_inet_address_get_family(l)) {
+                g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                            "%s: local and remote are of different address families; use two IPv4 or two IPv6 addresses",
+                            where);
+                return FALSE;
+            }
+        }
+        sink->dev = vspan_xml_prop(node, "dev");
+        if (!sink->dev)
+            sink->dev = g_strdup_printf("vspanvx%u", sink->vni);
+        return vspan_config_check_ifname(sink->dev, "sink dev", FALSE, where, error);
+    case VSPAN_SINK_LAST:
+        break;
+    }
+    g_assert_not_reached();
+}
+
+static gboolean
+vspan_config_parse_appliance(VspanConfig *config, const xmlNode *node, GError **error)
+{
+    static const char *const attrs[] = { "name", "domain", NULL };
+    static const char *const children[] = { "sink", NULL };
+    g_autofree char *where = vspan_xml_where(config->path, node);
+    g_autoptr(GPtrArray) tmp = g_ptr_array_new_with_free_func((GDestroyNotify)vspan_appliance_free);
+    VspanAppliance *a = g_new0(VspanAppliance, 1);
+    const xmlNode *sink = NULL;
+    guint nsinks = 0;
+
+    g_ptr_array_add(tmp, a);
+    a->line = xmlGetLineNo(node);
+    if (!vspan_xml_check_attrs(node, attrs, where, error) ||
+        !vspan_xml_check_children(node, children, where, error) ||
+        !vspan_xml_prop_required(node, "name", &a->name, where, error) ||
+        !vspan_xml_prop_required(node, "domain", &a->domain, where, error))
+        return FALSE;
+
+    if (vspan_config_find_appliance(config, a->name)) {
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                    "%s: appliance name '%s' is used twice; give each appliance its own name",
+                    where, a->name);
+        return FALSE;
+    }
+
+    for (const xmlNode *c = node->children; c; c = c->next) {
+        if (c->type == XML_ELEMENT_NODE && g_str_equal(c->name, "sink")) {
+            sink = c;
+            nsinks++;
+        }
+    }
+    if (nsinks != 1) {
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                    "%s: an appliance needs exactly one <sink>, found %u; keep one",
+                    where, nsinks);
+        return FALSE;
+    }
+    {
+        g_autofree char *swhere = vspan_xml_where(config->path, sink);
+        if (!vspan_config_parse_sink(sink, &a->sink, a->name, swhere, error))
+            return FALSE;
+        if (a->sink.dev) {
+            const VspanAppliance *other = vspan_config_find_sink_dev(config, a->sink.dev);
+            if (other) {
+                g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                            "%s: sink dev '%s' is already the sink of appliance '%s'; give each appliance its own device",
+                            swhere, a->sink.dev, other->name);
+                return FALSE;
+            }
+        }
+    }
+    g_ptr_array_add(config->appliances, g_ptr_array_steal_index(tmp, 0));
+    return TRUE;
+}
+
+static gboolean
+vspan_config_parse_mirror(VspanConfig *config, const xmlNode *node, GError **error)
+{
+    static const char *const attrs[] = { "bridge", "appliance", "direction", NULL };
+    static const char *const children[] = { NULL };
+    g_autofree char *where = vspan_xml_where(config->path, node);
+    g_autofree char *bridge = NULL;
+    g_autofree char *appliance = NULL;
+    const VspanAppliance *a;
+    VspanBridgePolicy *p;
+    int direction = VSPAN_DIRECTION_BOTH;
+
+    if (!vspan_xml_check_attrs(node, attrs, where, error) ||
+        !vspan_xml_check_children(node, children, where, error) ||
+        !vspan_xml_prop_required(node, "bridge", &bridge, where, error) ||
+        !vspan_config_check_ifname(bridge, "bridge", FALSE, where, error) ||
+        !vspan_xml_prop_required(node, "appliance", &appliance, where, error) ||
+        !vspan_xml_prop_enum(node, "direction", vspan_direction_from_string, direction_values,
+                             &direction, NULL, where, error))
+        return FALSE;
+
+    a = vspan_config_find_appliance(config, appliance);
+    if (!a) {
+        g_autofree char *names = vspan_config_appliance_names(config);
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                    "%s: no appliance named '%s' (known: %s); define <appliance name=\"%s\"> or fix the name",
+                    where, appliance, names, appliance);
+        return FALSE;
+    }
+    for (guint i = 0; i < config->bridge_policies->len; i++) {
+        const VspanBridgePolicy *o = config->bridge_policies->pdata[i];
+        if (g_str_equal(o->bridge, bridge) && o->appliance == a) {
+            g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                        "%s: bridge '%s' is already mirrored to appliance '%s' at line %ld; keep one <mirror>",
+                        where, bridge, a->name, o->line);
+            return FALSE;
+        }
+    }
+    p = g_new0(VspanBridgePolicy, 1);
+    p->bridge = g_steal_pointer(&bridge);
+    p->appliance = a;
+    p->direction = direction;
+    p->line = xmlGetLineNo(node);
+    g_ptr_array_add(config->bridge_policies, p);
+    return TRUE;
+}
+
+static gboolean
+vspan_config_parse_pool(VspanConfig *config, const xmlNode *node, GError **error)
+{
+    static const char *const attrs[] = { "name", "network", NULL };
+    static const char *const children[] = { "pf", "vlan", "trust", NULL };
+    static const char *const pf_attrs[] = { "dev", "vfs", NULL };
+    static const char *const vlan_attrs[] = { "allow", NULL };
+    static const char *const trust_attrs[] = { "allow", NULL };
+    g_autofree char *where = vspan_xml_where(config->path, node);
+    g_autoptr(GPtrArray) tmp = g_ptr_array_new_with_free_func((GDestroyNotify)vspan_pool_free);
+    VspanPool *pool = g_new0(VspanPool, 1);
+    guint nvlan = 0, ntrust = 0;
+
+    g_ptr_array_add(tmp, pool);
+    pool->pfs = g_ptr_array_new_with_free_func((GDestroyNotify)vspan_pool_pf_free);
+    pool->vlans = g_array_new(FALSE, FALSE, sizeof(VspanRange));
+    pool->trust = VSPAN_TRUST_POLICY_APPLIANCES;
+    pool->line = xmlGetLineNo(node);
+
+    if (!vspan_xml_check_attrs(node, attrs, where, error) ||
+        !vspan_xml_check_children(node, children, where, error) ||
+        !vspan_xml_prop_required(node, "name", &pool->name, where, error))
+        return FALSE;
+    pool->network = vspan_xml_prop(node, "network");
+
+    for (guint i = 0; i < config->pools->len; i++) {
+        const VspanPool *o = config->pools->pdata[i];
+        if (g_str_equal(o->name, pool->name)) {
+            g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                        "%s: pool name '%s' is used twice; give each pool its own name",
+                        where, pool->name);
+            return FALSE;
+        }
+        if (pool->network && o->network && g_str_equal(o->network, pool->network)) {
+            g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                        "%s: network '%s' already belongs to pool '%s'; give each pool its own libvirt network",
+                        where, pool->network, o->name);
+            return FALSE;
+        }
+    }
+
+    for (const xmlNode *c = node->children; c; c = c->next) {
+        g_autofree char *cwhere = NULL;
+
+        if (c->type != XML_ELEMENT_NODE)
+            continue;
+        cwhere = vspan_xml_where(config->path, c);
+        if (g_str_equal(c->name, "pf")) {
+            g_autoptr(GError) rerr = NULL;
+            g_autofree char *vfs = NULL;
+            VspanPoolPf *pf = g_new0(VspanPoolPf, 1);
+
+            g_ptr_array_add(pool->pfs, pf);
+            if (!vspan_xml_check_attrs(c, pf_attrs, cwhere, error) ||
+                !vspan_xml_prop_required(c, "dev", &pf->dev, cwhere, error) ||
+                !vspan_config_check_ifname(pf->dev, "PF dev", FALSE, cwhere, error))
+                return FALSE;
+            vfs = vspan_xml_prop(c, "vfs");
+            pf->vfs = vspan_range_set_parse(vfs ? vfs : "0-4095", VSPAN_VF_MAX, &rerr);
+            if (!pf->vfs) {
+                g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                            "%s: vfs: %s", cwhere, rerr->message);
+                return FALSE;
+            }
+        } else if (g_str_equal(c->name, "vlan")) {
+            g_autoptr(GError) rerr = NULL;
+            g_autofree char *allow = NULL;
+
+            if (++nvlan > 1) {
+                g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                            "%s: a pool takes one <vlan>; list all ranges in its allow attribute", cwhere);
+                return FALSE;
+            }
+            if (!vspan_xml_check_attrs(c, vlan_attrs, cwhere, error) ||
+                !vspan_xml_prop_required(c, "allow", &allow, cwhere, error))
+                return FALSE;
+            vspan_range_set_free(pool->vlans);
+            pool->vlans = vspan_range_set_parse(allow, 4095, &rerr);
+            if (!pool->vlans) {
+                g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                            "%s: allow: %s", cwhere, rerr->message);
+                return FALSE;
+            }
+        } else if (g_str_equal(c->name, "trust")) {
+            int trust = VSPAN_TRUST_POLICY_APPLIANCES;
+            gboolean present;
+
+            if (++ntrust > 1) {
+                g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                            "%s: a pool takes one <trust>; keep one", cwhere);
+                return FALSE;
+            }
+            if (!vspan_xml_check_attrs(c, trust_attrs, cwhere, error) ||
+                !vspan_xml_prop_enum(c, "allow", vspan_trust_policy_from_string, trust_values,
+                                     &trust, &present, cwhere, error))
+                return FALSE;
+            if (!present) {
+                g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                            "%s: missing required attribute 'allow'; use one of: never, appliances, any",
+                            cwhere);
+                return FALSE;
+            }
+            pool->trust = trust;
+        }
+    }
+    if (pool->pfs->len == 0) {
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                    "%s: a pool needs at least one <pf dev=\"...\" vfs=\"...\"/>; add the PFs it draws from",
+                    where);
+        return FALSE;
+    }
+
+    /* A VF may belong to one pool only: two pools would hand it out twice. */
+    for (guint i = 0; i < pool->pfs->len; i++) {
+        const VspanPoolPf *pf = pool->pfs->pdata[i];
+        for (guint j = 0; j < config->pools->len; j++) {
+            const VspanPool *o = config->pools->pdata[j];
+            for (guint k = 0; k < o->pfs->len; k++) {
+                const VspanPoolPf *opf = o->pfs->pdata[k];
+                guint first;
+                if (g_str_equal(pf->dev, opf->dev) &&
+                    vspan_range_set_overlaps(pf->vfs, opf->vfs, &first)) {
+                    g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                                "%s: VF %u of PF '%s' is also in pool '%s'; pools must not overlap, split the vfs ranges",
+                                where, first, pf->dev, o->name);
+                    return FALSE;
+                }
+            }
+        }
+        for (guint k = 0; k < i; k++) {
+            const VspanPoolPf *opf = pool->pfs->pdata[k];
+            if (g_str_equal(pf->dev, opf->dev)) {
+                g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                            "%s: PF '%s' is listed twice; merge its vfs ranges into one <pf>",
+                            where, pf->dev);
+                return FALSE;
+            }
+        }
+    }
+    g_ptr_array_add(config->pools, g_ptr_array_steal_index(tmp, 0));
+    return TRUE;
+}
+
+static gboolean
+vspan_config_parse_hook(VspanConfig *config, const xmlNode *node, GError **error)
+{
+    static const char *const attrs[] = { "on-agent-unavailable", NULL };
+    g_autofree char *where = vspan_xml_where(config->path, node);
+    int v = VSPAN_AGENT_UNAVAILABLE_REFUSE;
+
+    if (!vspan_xml_check_attrs(node, attrs, where, error) ||
+        !vspan_xml_prop_enum(node, "on-agent-unavailable", vspan_agent_unavailable_from_string,
+                             unavailable_values, &v, NULL, where, error))
+        return FALSE;
+    config->on_agent_unavailable = v;
+    return TRUE;
+}
+
+VspanConfig *
+vspan_config_parse(const char *buf, gsize len, const char *path, GError **error)
+{
+    static const char *const children[] = { "appliance", "mirror", "pool", "hook", NULL };
+    g_autoptr(VspanConfig) config = vspan_config_new_empty(path);
+    g_autoptr(xmlDoc) doc = NULL;
+    g_autofree char *where = NULL;
+    xmlNode *root;
+    guint nhook = 0;
+
+    doc = vspan_xml_parse(buf, len, path, error);
+    if (!doc)
+        return NULL;
+    root = xmlDocGetRootElement(doc);
+    if (root->ns || !g_str_equal(root->name, "vspan")) {
+        g_autofree char *clean = vspan_str_clean((const char *)root->name);
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                    "%s: root element is <%s>, not <vspan>; this is not a vspan host config",
+                    path, clean);
+        return NULL;
+    }
+    where = vspan_xml_where(path, root);
+    if (!vspan_xml_check_attrs(root, (const char *const[]){ NULL }, where, error) ||
+        !vspan_xml_check_children(root, children, where, error))
+        return NULL;
+
+    /* Appliances first, so <mirror> may appear anywhere in the file. */
+    for (xmlNode *c = root->children; c; c = c->next)
+        if (c->type == XML_ELEMENT_NODE && g_str_equal(c->name, "appliance") &&
+            !vspan_config_parse_appliance(config, c, error))
+            return NULL;
+    for (xmlNode *c = root->children; c; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE)
+            continue;
+        if (g_str_equal(c->name, "mirror")) {
+            if (!vspan_config_parse_mirror(config, c, error))
+                return NULL;
+        } else if (g_str_equal(c->name, "pool")) {
+            if (!vspan_config_parse_pool(config, c, error))
+                return NULL;
+        } else if (g_str_equal(c->name, "hook")) {
+            if (++nhook > 1) {
+                g_autofree char *hwhere = vspan_xml_where(path, c);
+                g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                            "%s: the config takes one <hook>; keep one", hwhere);
+                return NULL;
+            }
+            if (!vspan_config_parse_hook(config, c, error))
+                return NULL;
+        }
+    }
+
+    /* The schema is the second gate: anything the checks above let through
+     * that vspan.xml(5) does not describe is still refused. */
+    if (!vspan_xml_validate(root, "vspan-config.rng", path, error))
+        return NULL;
+    return g_steal_pointer(&config);
+}
+
+VspanConfig *
+vspan_config_load(const char *path, GError **error)
+{
+    g_autofree char *buf = NULL;
+    gsize len = 0;
+
+    if (!vspan_file_read(path, &buf, &len, error))
+        return NULL;
+    return vspan_config_parse(buf, len, path, error);
+}
+
+const VspanAppliance *
+vspan_config_find_appliance(const VspanConfig *config, const char *name)
+{
+    for (guint i = 0; name && i < config->appliances->len; i++) {
+        const VspanAppliance *a = config->appliances->pdata[i];
+        if (g_str_equal(a->name, name))
+            return a;
+    }
+    return NULL;
+}
+
+gboolean
+vspan_config_is_appliance_domain(const VspanConfig *config, const char *domain_name)
+{
+    for (guint i = 0; domain_name && i < config->appliances->len; i++) {
+        const VspanAppliance *a = config->appliances->pdata[i];
+        if (g_str_equal(a->domain, domain_name))
+            return TRUE;
+    }
+    return FALSE;
+}
+
+const VspanAppliance *
+vspan_config_find_sink_dev(const VspanConfig *config, const char *dev)
+{
+    for (guint i = 0; dev && i < config->appliances->len; i++) {
+        const VspanAppliance *a = config->appliances->pdata[i];
+        if (a->sink.dev && g_str_equal(a->sink.dev, dev))
+            return a;
+    }
+    return NULL;
+}
+
+const VspanPool *
+vspan_config_find_pool_by_network(const VspanConfig *config, const char *network)
+{
+    for (guint i = 0; network && i < config->pools->len; i++) {
+        const VspanPool *p = config->pools->pdata[i];
+        if (p->network && g_str_equal(p->network, network))
+            return p;
+    }
+    return NULL;
+}
+
+const VspanPool *
+vspan_config_find_pool_by_vf(const VspanConfig *config, const char *pf, guint vf)
+{
+    for (guint i = 0; pf && i < config->pools->len; i++) {
+        const VspanPool *p = config->pools->pdata[i];
+        for (guint j = 0; j < p->pfs->len; j++) {
+            const VspanPoolPf *ppf = p->pfs->pdata[j];
+            if (g_str_equal(ppf->dev, pf) && vspan_range_set_contains(ppf->vfs, vf))
+                return p;
+        }
+    }
+    return NULL;
+}
+
+char *
+vspan_config_appliance_names(const VspanConfig *config)
+{
+    g_autoptr(GString) s = g_string_new(NULL);
+
+    for (guint i = 0; i < config->appliances->len; i++) {
+        const VspanAppliance *a = config->appliances->pdata[i];
+        g_string_append_printf(s, "%s%s", i ? ", " : "", a->name);
+    }
+    if (s->len == 0)
+        g_string_append(s, "none");
+    return g_string_free(g_steal_pointer(&s), FALSE);
+}

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+
+#include "vspan-enums.h"
+#include "vspan-xml.h"
+
+/* How copies reach an appliance. */
+typedef struct {
+    VspanSinkType type;
+    char *dev;          /* tap, netdev, vxlan: the device mirrors point at */
+    char mac[18];       /* interface: MAC of the appliance domain's interface */
+    char *remote;       /* vxlan */
+    char *local;        /* vxlan, optional */
+    guint vni;          /* vxlan */
+    guint dstport;      /* vxlan, default 4789 */
+} VspanSink;
+
+typedef struct {
+    char *name;
+    char *domain;       /* the libvirt domain that is the appliance */
+    VspanSink sink;
+    long line;
+} VspanAppliance;
+
+/* <mirror bridge=...>: every port of the bridge is mirrored. */
+typedef struct {
+    char *bridge;
+    const VspanAppliance *appliance;
+    VspanDirection direction;
+    long line;
+} VspanBridgePolicy;
+
+typedef struct {
+    char *dev;
+    VspanRangeSet *vfs;     /* the VF indexes of this PF in the pool */
+} VspanPoolPf;
+
+typedef struct {
+    char *name;
+    char *network;          /* libvirt <forward mode='hostdev'> network, optional */
+    GPtrArray *pfs;         /* of VspanPoolPf */
+    VspanRangeSet *vlans;   /* allowed VLAN IDs besides 0 (untagged); may be empty */
+    VspanTrustPolicy trust;
+    long line;
+} VspanPool;
+
+typedef struct {
+    char *path;                     /* for messages */
+    GPtrArray *appliances;          /* of VspanAppliance, config order */
+    GPtrArray *bridge_policies;     /* of VspanBridgePolicy */
+    GPtrArray *pools;               /* of VspanPool */
+    VspanAgentUnavailable on_agent_unavailable;
+} VspanConfig;
+
+/* An empty config: no appliances, no pools. */
+VspanConfig *vspan_config_new_empty(const char *path);
+VspanConfig *vspan_config_parse(const char *buf, gsize len, const char *path, GError **error);
+VspanConfig *vspan_config_load(const char *path, GError **error);
+void vspan_config_free(VspanConfig *config);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VspanConfig, vspan_config_free)
+
+const VspanAppliance *vspan_config_find_appliance(const VspanConfig *config, const char *name);
+/* The appliances whose domain is @domain_name (a domain may host several sinks). */
+gboolean vspan_config_is_appliance_domain(const VspanConfig *config, const char *domain_name);
+/* The appliance whose sink device is @dev, if any. */
+const VspanAppliance *vspan_config_find_sink_dev(const VspanConfig *config, const char *dev);
+const VspanPool *vspan_config_find_pool_by_network(const VspanConfig *config, const char *network);
+/* The pool holding VF @vf of PF @pf. */
+const VspanPool *vspan_config_find_pool_by_vf(const VspanConfig *config, const char *pf, guint vf);
+/* Comma-separated appliance names, for "known: ..." hints. */
+char *vspan_config_appliance_names(const VspanConfig *config);
+
+#define VSPAN_VXLAN_DEFAULT_PORT 4789
+#define VSPAN_VF_MAX 4095

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+
+#include "vspan-enums.h"
+#include "vspan-xml.h"
+
+/* One <interface> of a live libvirt domain XML. */
+typedef struct {
+    VspanIfaceType type;
+    char *type_str;         /* as written, for messages */
+    char mac[18];           /* canonical, "" when absent */
+    char *alias;            /* <alias name> */
+    char *target;           /* <target dev>: the tap, once libvirt made it */
+    char *bridge;           /* <source bridge> (bridge, and network at start) */
+    char *network;          /* <source network> */
+    char *source_dev;       /* <source dev> (direct) */
+    GArray *vlan_tags;      /* of guint, from <vlan><tag id> */
+    gboolean vlan_trunk;
+    gboolean has_pci;
+    VspanPciAddr pci;       /* hostdev interfaces: <source><address type='pci'> */
+    long line;
+} VspanIface;
+
+/* A <hostdev mode='subsystem' type='pci'>. */
+typedef struct {
+    VspanPciAddr pci;
+    char *alias;
+    long line;
+} VspanHostdev;
+
+/* <vspan:mirror> */
+typedef struct {
+    char *appliance;
+    char mac[18];           /* "" when not given */
+    char *alias;
+    VspanDirection direction;
+    char *where;            /* message prefix naming the element */
+} VspanMirrorReq;
+
+/* <vspan:vf>; has_* says which attributes were given. */
+typedef struct {
+    char mac[18];
+    char *alias;
+    char *where;
+    gboolean has_vlan, has_qos, has_proto, has_trust, has_spoofchk, has_link_state,
+             has_min_tx, has_max_tx;
+    guint vlan;
+    guint qos;
+    VspanVlanProto proto;
+    VspanSwitch trust;
+    VspanSwitch spoofchk;
+    VspanLinkState link_state;
+    guint min_tx_rate;      /* Mbit/s */
+    guint max_tx_rate;
+} VspanVfReq;
+
+typedef struct {
+    char *name;
+    char *uuid;             /* "" when absent (offline XML) */
+    GPtrArray *ifaces;      /* of VspanIface, document order */
+    GPtrArray *hostdevs;    /* of VspanHostdev */
+    gboolean annotated;     /* a <vspan:domain> element is present */
+    GPtrArray *mirrors;     /* of VspanMirrorReq */
+    GPtrArray *vfs;         /* of VspanVfReq */
+    GHashTable *by_mac;     /* canonical MAC -> VspanIface (borrowed) */
+    GHashTable *by_alias;   /* alias -> VspanIface (borrowed) */
+} VspanDomain;
+
+VspanDomain *vspan_domain_parse(const char *buf, gsize len, const char *name, GError **error);
+void vspan_domain_free(VspanDomain *dom);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VspanDomain, vspan_domain_free)
+
+/* Interface lookups by canonical MAC or alias; NULL when none matches. */
+VspanIface *vspan_domain_find_iface_by_mac(const VspanDomain *dom, const char *mac);
+VspanIface *vspan_domain_find_iface_by_alias(const VspanDomain *dom, const char *alias);
+
+/* Interfaces with a tap on a Linux bridge path: bridge, network (not
+ * hostdev-backed), ethernet. */
+gboolean vspan_iface_is_mirrorable(const VspanIface *iface);
+
+/* "52:54:00:00:00:01 (net0)" for messages. */
+char *vspan_iface_describe(const VspanIface *iface);

@@ -1,0 +1,629 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "vspan-xml"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gio/gio.h>
+#include <libxml/relaxng.h>
+#include <libxml/xmlerror.h>
+
+#include "vspan-xml.h"
+
+G_DEFINE_QUARK(vspan-error-quark, vspan_error)
+
+extern GResource *vspan_schemas_get_resource(void);
+
+/* libxml2 reports errors through a global callback; collect the first one
+ * into a string while a parse or validation runs (single-threaded callers). */
+typedef struct {
+    char *first;
+    int line;
+} VspanXmlErrors;
+
+static char *
+vspan_str_clean_max(const char *str, guint max)
+{
+    g_autofree char *valid = g_utf8_make_valid(str ? str : "", -1);
+    g_autoptr(GString) out = g_string_new(NULL);
+    guint n = 0;
+
+    for (const char *p = valid; *p; p = g_utf8_next_char(p), n++) {
+        gunichar c = g_utf8_get_char(p);
+
+        if (n == max) {
+            g_string_append(out, "\u2026");
+            break;
+        }
+        if (g_unichar_iscntrl(c))
+            g_string_append_c(out, ' ');
+        else
+            g_string_append_unichar(out, c);
+    }
+    return g_string_free(g_steal_pointer(&out), FALSE);
+}
+
+char *
+vspan_str_clean(const char *str)
+{
+    return vspan_str_clean_max(str, 64);
+}
+
+static void
+vspan_xml_structured_error(void *data, xmlError *err)
+{
+    VspanXmlErrors *errs = data;
+    g_autofree char *msg = NULL;
+
+    if (errs->first || !err || !err->message)
+        return;
+    /* libxml2 messages may span lines ("...indicate encoding !\nBytes: ..."):
+     * a message here is one line. */
+    msg = vspan_str_clean_max(err->message, 300);
+    errs->first = g_strdup(g_strstrip(msg));
+    errs->line = err->line;
+}
+
+static void
+vspan_xml_generic_error(void *data, const char *msg, ...)
+{
+    /* RelaxNG schema-compile chatter: errors surface through the structured
+     * handler or the return value. */
+}
+
+xmlDoc *
+vspan_xml_parse(const char *buf, gsize len, const char *name, GError **error)
+{
+    VspanXmlErrors errs = { 0 };
+    xmlParserCtxtPtr ctxt;
+    xmlDoc *doc;
+
+    if (len > VSPAN_XML_MAX_BYTES) {
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                    "%s is %" G_GSIZE_FORMAT " bytes, more than the %u-byte limit; pass a libvirt domain XML or a vspan config",
+                    name, len, VSPAN_XML_MAX_BYTES);
+        return NULL;
+    }
+    if (len == 0) {
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                    "%s is empty; it must hold an XML document", name);
+        return NULL;
+    }
+
+    ctxt = xmlNewParserCtxt();
+    if (!ctxt)
+        g_error("out of memory");
+    xmlSetStructuredErrorFunc(&errs, vspan_xml_structured_error);
+    xmlSetGenericErrorFunc(NULL, vspan_xml_generic_error);
+    doc = xmlCtxtReadMemory(ctxt, buf, (int)len, name, NULL,
+                            XML_PARSE_NONET | XML_PARSE_NOWARNING | XML_PARSE_NOERROR |
+                            XML_PARSE_NOCDATA);
+    xmlSetStructuredErrorFunc(NULL, NULL);
+    xmlSetGenericErrorFunc(NULL, NULL);
+    if (!doc || !ctxt->wellFormed) {
+        if (errs.first)
+            g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                        "%s:%d: malformed XML: %s; fix the document and retry",
+                        name, errs.line, errs.first);
+        else
+            g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                        "%s: malformed XML; fix the document and retry", name);
+        g_clear_pointer(&doc, xmlFreeDoc);
+    } else if (!xmlDocGetRootElement(doc)) {
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                    "%s holds no root element; it must hold an XML document", name);
+        g_clear_pointer(&doc, xmlFreeDoc);
+    }
+    g_free(errs.first);
+    xmlFreeParserCtxt(ctxt);
+    return doc;
+}
+
+gboolean
+vspan_file_read(const char *path, char **contents, gsize *len, GError **error)
+{
+    g_autoptr(GString) buf = NULL;
+    struct stat st;
+    int fd;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        int saved = errno;
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_IO,
+                    "Cannot open '%s': %s", path, g_strerror(saved));
+        return FALSE;
+    }
+    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        close(fd);
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_IO,
+                    "Cannot read '%s': it is a directory; pass a file", path);
+        return FALSE;
+    }
+    buf = g_string_sized_new(S_ISREG(st.st_mode) && st.st_size > 0 &&
+                             st.st_size <= VSPAN_XML_MAX_BYTES ? st.st_size + 1 : 4096);
+    for (;;) {
+        char chunk[65536];
+        ssize_t n = read(fd, chunk, sizeof(chunk));
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int saved = errno;
+            close(fd);
+            g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_IO,
+                        "Cannot read '%s': %s", path, g_strerror(saved));
+            return FALSE;
+        }
+        if (n == 0)
+            break;
+        if (buf->len + (gsize)n > VSPAN_XML_MAX_BYTES) {
+            close(fd);
+            g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                        "'%s' is larger than the %u-byte limit; pass a libvirt domain XML or a vspan config",
+                        path, VSPAN_XML_MAX_BYTES);
+            return FALSE;
+        }
+        g_string_append_len(buf, chunk, n);
+    }
+    close(fd);
+    *len = buf->len;
+    *contents = g_string_free(g_steal_pointer(&buf), FALSE);
+    return TRUE;
+}
+
+static xmlRelaxNGPtr
+vspan_schema_load(const char *schema)
+{
+    /* Parsed once per process: vspand validates on every hook call. */
+    static GHashTable *cache;
+    g_autofree char *path = g_strconcat("/org/vspan/schemas/", schema, NULL);
+    g_autoptr(GBytes) bytes = NULL;
+    xmlRelaxNGParserCtxtPtr pctxt;
+    xmlRelaxNGPtr rng;
+    gsize len;
+    const char *data;
+
+    if (!cache)
+        cache = g_hash_table_new(g_str_hash, g_str_equal);
+    rng = g_hash_table_lookup(cache, schema);
+    if (rng)
+        return rng;
+
+    bytes = g_resource_lookup_data(vspan_schemas_get_resource(), path,
+                                   G_RESOURCE_LOOKUP_FLAGS_NONE, NULL);
+    if (!bytes)
+        g_error("schema %s is not compiled in", schema);
+    data = g_bytes_get_data(bytes, &len);
+    pctxt = xmlRelaxNGNewMemParserCtxt(data, (int)len);
+    xmlSetGenericErrorFunc(NULL, vspan_xml_generic_error);
+    rng = xmlRelaxNGParse(pctxt);
+    xmlSetGenericErrorFunc(NULL, NULL);
+    xmlRelaxNGFreeParserCtxt(pctxt);
+    if (!rng)
+        g_error("embedded schema %s does not compile", schema);
+    g_hash_table_insert(cache, (gpointer)g_intern_string(schema), rng);
+    return rng;
+}
+
+gboolean
+vspan_xml_validate(xmlNode *root, const char *schema, const char *name, GError **error)
+{
+    VspanXmlErrors errs = { 0 };
+    g_autoptr(xmlDoc) copy = NULL;
+    xmlRelaxNGValidCtxtPtr vctxt;
+    xmlDoc *doc = root->doc;
+    int rc;
+
+    if (xmlDocGetRootElement(doc) != root) {
+        /* Validate only vspan's own subtree of a libvirt document. */
+        copy = xmlNewDoc(BAD_CAST "1.0");
+        xmlDocSetRootElement(copy, xmlDocCopyNode(root, copy, 1));
+        doc = copy;
+    }
+
+    vctxt = xmlRelaxNGNewValidCtxt(vspan_schema_load(schema));
+    xmlRelaxNGSetValidStructuredErrors(vctxt, vspan_xml_structured_error, &errs);
+    rc = xmlRelaxNGValidateDoc(vctxt, doc);
+    xmlRelaxNGFreeValidCtxt(vctxt);
+    if (rc != 0) {
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                    "%s:%ld: does not match %s: %s; see vspan.xml(5)",
+                    name, errs.line > 0 ? (long)errs.line : xmlGetLineNo(root), schema,
+                    errs.first ? errs.first : "invalid document");
+    }
+    g_free(errs.first);
+    return rc == 0;
+}
+
+static const char *const vspan_identifying_attrs[] = {
+    "name", "bridge", "appliance", "mac", "alias", "dev", "remote", NULL,
+};
+
+char *
+vspan_xml_describe(const xmlNode *node)
+{
+    g_autoptr(GString) s = g_string_new("<");
+
+    if (node->ns && node->ns->prefix)
+        g_string_append_printf(s, "%s:", (const char *)node->ns->prefix);
+    g_string_append(s, (const char *)node->name);
+    for (const char *const *a = vspan_identifying_attrs; *a; a++) {
+        g_autofree char *v = vspan_xml_prop(node, *a);
+        if (v) {
+            g_autofree char *clean = vspan_str_clean(v);
+            g_string_append_printf(s, " %s=\"%s\"", *a, clean);
+            break;
+        }
+    }
+    g_string_append_c(s, '>');
+    return g_string_free(g_steal_pointer(&s), FALSE);
+}
+
+char *
+vspan_xml_where(const char *name, const xmlNode *node)
+{
+    g_autofree char *desc = vspan_xml_describe(node);
+
+    return g_strdup_printf("%s:%ld: %s", name, xmlGetLineNo(node), desc);
+}
+
+gboolean
+vspan_xml_check_attrs(const xmlNode *node, const char *const *allowed,
+                      const char *where, GError **error)
+{
+    for (const xmlAttr *a = node->properties; a; a = a->next) {
+        if (a->ns && !(node->ns && g_str_equal(a->ns->href, node->ns->href)))
+            continue;   /* foreign-namespace attributes belong to others */
+        if (!g_strv_contains(allowed, (const char *)a->name)) {
+            g_autofree char *clean = vspan_str_clean((const char *)a->name);
+            g_autofree char *list = g_strjoinv(", ", (char **)allowed);
+            g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                        "%s: unknown attribute '%s'; allowed: %s",
+                        where, clean, list);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+gboolean
+vspan_xml_check_children(const xmlNode *node, const char *const *allowed,
+                         const char *where, GError **error)
+{
+    for (const xmlNode *c = node->children; c; c = c->next) {
+        if (c->type == XML_TEXT_NODE && !xmlIsBlankNode((xmlNode *)c)) {
+            g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                        "%s: unexpected text inside the element; remove it", where);
+            return FALSE;
+        }
+        if (c->type != XML_ELEMENT_NODE)
+            continue;
+        if (c->ns != node->ns &&
+            !(c->ns && node->ns && g_str_equal(c->ns->href, node->ns->href)))
+            continue;
+        if (!g_strv_contains(allowed, (const char *)c->name)) {
+            g_autofree char *clean = vspan_str_clean((const char *)c->name);
+            g_autofree char *list = g_strjoinv(", ", (char **)allowed);
+            g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                        "%s: unknown element <%s> at line %ld; allowed: %s",
+                        where, clean, xmlGetLineNo(c), list);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+char *
+vspan_xml_prop(const xmlNode *node, const char *name)
+{
+    xmlChar *v = xmlGetNoNsProp(node, BAD_CAST name);
+    char *ret;
+
+    if (!v)
+        return NULL;
+    ret = g_strdup((const char *)v);
+    xmlFree(v);
+    return ret;
+}
+
+const xmlNode *
+vspan_xml_child(const xmlNode *node, const char *name)
+{
+    for (const xmlNode *c = node->children; c; c = c->next)
+        if (c->type == XML_ELEMENT_NODE && g_str_equal(c->name, name))
+            return c;
+    return NULL;
+}
+
+char *
+vspan_xml_child_prop(const xmlNode *node, const char *child, const char *name)
+{
+    const xmlNode *c = vspan_xml_child(node, child);
+
+    return c ? vspan_xml_prop(c, name) : NULL;
+}
+
+gboolean
+vspan_xml_prop_required(const xmlNode *node, const char *name, char **out,
+                        const char *where, GError **error)
+{
+    char *v = vspan_xml_prop(node, name);
+
+    if (!v || !*v) {
+        g_free(v);
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                    "%s: missing required attribute '%s'; add it", where, name);
+        return FALSE;
+    }
+    if (!g_utf8_validate(v, -1, NULL)) {
+        g_free(v);
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                    "%s: attribute '%s' is not valid UTF-8; fix its value", where, name);
+        return FALSE;
+    }
+    *out = v;
+    return TRUE;
+}
+
+gboolean
+vspan_xml_prop_uint(const xmlNode *node, const char *name, guint min, guint max,
+                    guint *out, gboolean *present, const char *where, GError **error)
+{
+    g_autofree char *v = vspan_xml_prop(node, name);
+    guint64 n;
+
+    if (present)
+        *present = FALSE;
+    if (!v)
+        return TRUE;
+    if (!g_ascii_string_to_unsigned(v, 10, 0, G_MAXUINT, &n, NULL)) {
+        g_autofree char *clean = vspan_str_clean(v);
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                    "%s: %s '%s' is not a number; use a decimal integer from %u to %u",
+                    where, name, clean, min, max);
+        return FALSE;
+    }
+    if (n < min || n > max) {
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                    "%s: %s %" G_GUINT64_FORMAT " is out of range; use %u-%u",
+                    where, name, n, min, max);
+        return FALSE;
+    }
+    *out = (guint)n;
+    if (present)
+        *present = TRUE;
+    return TRUE;
+}
+
+gboolean
+vspan_xml_prop_enum(const xmlNode *node, const char *name,
+                    int (*from_string)(const char *), const char *const *values,
+                    int *out, gboolean *present, const char *where, GError **error)
+{
+    g_autofree char *v = vspan_xml_prop(node, name);
+    int e;
+
+    if (present)
+        *present = FALSE;
+    if (!v)
+        return TRUE;
+    e = from_string(v);
+    if (e < 0) {
+        g_autofree char *clean = vspan_str_clean(v);
+        g_autofree char *list = g_strjoinv(", ", (char **)values);
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                    "%s: %s '%s' is not valid; use one of: %s", where, name, clean, list);
+        return FALSE;
+    }
+    *out = e;
+    if (present)
+        *present = TRUE;
+    return TRUE;
+}
+
+gboolean
+vspan_mac_parse(const char *str, char out[18])
+{
+    guint b[6];
+    char tail;
+
+    if (!str || strlen(str) != 17)
+        return FALSE;
+    for (int i = 0; i < 17; i++) {
+        if (i % 3 == 2 ? str[i] != ':' : !g_ascii_isxdigit(str[i]))
+            return FALSE;
+    }
+    if (sscanf(str, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &tail) != 6)
+        return FALSE;
+    g_snprintf(out, 18, "%02x:%02x:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3], b[4], b[5]);
+    return TRUE;
+}
+
+gboolean
+vspan_ifname_valid(const char *name, gboolean libvirt_target, const char **why)
+{
+    static const char *const reserved[] = { "vnet", "vif", "macvtap", "macvlan", NULL };
+
+    if (!name || !*name) {
+        *why = "is empty";
+        return FALSE;
+    }
+    if (strlen(name) > 15) {
+        *why = "is longer than 15 characters";
+        return FALSE;
+    }
+    if (g_str_equal(name, ".") || g_str_equal(name, "..")) {
+        *why = "is not a valid interface name";
+        return FALSE;
+    }
+    for (const char *p = name; *p; p++) {
+        if (*p == '/' || *p == ':' || g_ascii_isspace(*p) || !g_ascii_isprint(*p)) {
+            *why = "contains '/', ':', whitespace or a non-printable character";
+            return FALSE;
+        }
+    }
+    if (libvirt_target) {
+        for (const char *const *r = reserved; *r; r++) {
+            if (g_str_has_prefix(name, *r)) {
+                *why = "starts with a prefix libvirt reserves for its own devices (vnet, vif, macvtap, macvlan)";
+                return FALSE;
+            }
+        }
+    }
+    return TRUE;
+}
+
+gboolean
+vspan_pci_addr_parse(const char *str, VspanPciAddr *addr)
+{
+    guint d, b, s, f;
+    char tail;
+
+    if (!str || sscanf(str, "%4x:%2x:%2x.%1x%c", &d, &b, &s, &f, &tail) != 4)
+        return FALSE;
+    if (s > 0x1f || f > 7)
+        return FALSE;
+    *addr = (VspanPciAddr){ d, b, s, f };
+    return TRUE;
+}
+
+char *
+vspan_pci_addr_format(const VspanPciAddr *addr)
+{
+    return g_strdup_printf("%04x:%02x:%02x.%x", addr->domain, addr->bus, addr->slot, addr->function);
+}
+
+gboolean
+vspan_pci_addr_equal(const VspanPciAddr *a, const VspanPciAddr *b)
+{
+    return a->domain == b->domain && a->bus == b->bus && a->slot == b->slot &&
+           a->function == b->function;
+}
+
+static gint
+vspan_range_cmp(gconstpointer a, gconstpointer b)
+{
+    const VspanRange *ra = a, *rb = b;
+
+    return ra->lo < rb->lo ? -1 : ra->lo > rb->lo;
+}
+
+VspanRangeSet *
+vspan_range_set_parse(const char *str, guint max, GError **error)
+{
+    g_autoptr(VspanRangeSet) set = g_array_new(FALSE, FALSE, sizeof(VspanRange));
+    g_auto(GStrv) parts = NULL;
+
+    if (!str || !*str) {
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                    "empty range; write ranges like '100-199,300'");
+        return NULL;
+    }
+    parts = g_strsplit(str, ",", -1);
+    for (char **p = parts; *p; p++) {
+        g_auto(GStrv) ends = g_strsplit(g_strstrip(*p), "-", 3);
+        guint64 lo, hi;
+
+        if (!ends[0] || (ends[1] && ends[2]) ||
+            !g_ascii_string_to_unsigned(ends[0], 10, 0, G_MAXUINT, &lo, NULL) ||
+            !g_ascii_string_to_unsigned(ends[1] ? ends[1] : ends[0], 10, 0, G_MAXUINT, &hi, NULL)) {
+            g_autofree char *clean = vspan_str_clean(*p);
+            g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                        "'%s' is not a number or a range; write ranges like '100-199,300'", clean);
+            return NULL;
+        }
+        if (lo > hi) {
+            g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                        "range %" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT " is reversed; write the low end first",
+                        lo, hi);
+            return NULL;
+        }
+        if (hi > max) {
+            g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                        "%" G_GUINT64_FORMAT " is out of range; use 0-%u", hi, max);
+            return NULL;
+        }
+        g_array_append_val(set, ((VspanRange){ (guint)lo, (guint)hi }));
+    }
+    g_array_sort(set, vspan_range_cmp);
+    /* merge overlapping or adjacent ranges */
+    for (guint i = 1; i < set->len;) {
+        VspanRange *prev = &g_array_index(set, VspanRange, i - 1);
+        VspanRange *cur = &g_array_index(set, VspanRange, i);
+
+        if (cur->lo <= prev->hi + 1) {
+            prev->hi = MAX(prev->hi, cur->hi);
+            g_array_remove_index(set, i);
+        } else {
+            i++;
+        }
+    }
+    return g_steal_pointer(&set);
+}
+
+gboolean
+vspan_range_set_contains(const VspanRangeSet *set, guint value)
+{
+    for (guint i = 0; set && i < set->len; i++) {
+        const VspanRange *r = &g_array_index(set, VspanRange, i);
+        if (value >= r->lo && value <= r->hi)
+            return TRUE;
+    }
+    return FALSE;
+}
+
+gboolean
+vspan_range_set_overlaps(const VspanRangeSet *a, const VspanRangeSet *b, guint *first)
+{
+    for (guint i = 0; i < a->len; i++) {
+        const VspanRange *ra = &g_array_index(a, VspanRange, i);
+        for (guint j = 0; j < b->len; j++) {
+            const VspanRange *rb = &g_array_index(b, VspanRange, j);
+            if (ra->lo <= rb->hi && rb->lo <= ra->hi) {
+                if (first)
+                    *first = MAX(ra->lo, rb->lo);
+                return TRUE;
+            }
+        }
+    }
+    return FALSE;
+}
+
+guint
+vspan_range_set_count(const VspanRangeSet *set)
+{
+    guint n = 0;
+
+    for (guint i = 0; set && i < set->len; i++) {
+        const VspanRange *r = &g_array_index(set, VspanRange, i);
+        n += r->hi - r->lo + 1;
+    }
+    return n;
+}
+
+char *
+vspan_range_set_format(const VspanRangeSet *set)
+{
+    g_autoptr(GString) s = g_string_new(NULL);
+
+    for (guint i = 0; set && i < set->len; i++) {
+        const VspanRange *r = &g_array_index(set, VspanRange, i);
+        if (i)
+            g_string_append_c(s, ',');
+        if (r->lo == r->hi)
+            g_string_append_printf(s, "%u", r->lo);
+        else
+            g_string_append_printf(s, "%u-%u", r->lo, r->hi);
+    }
+    return g_string_free(g_steal_pointer(&s), FALSE);
+}
+
+void
+vspan_range_set_free(VspanRangeSet *set)
+{
+    if (set)
+        g_array_unref(set);
+}
