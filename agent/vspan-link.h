@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+
+#include "vspan-config.h"
+#include "vspan-netlink.h"
+
+/* ifindex of @name, 0 when there is no such device. */
+int vspan_link_ifindex(const char *name);
+
+/* IFLA_INFO_KIND ("tun", "vxlan", "veth", ...) or "" for none. */
+gboolean vspan_link_kind(VspanNl *nl, int ifindex, char kind[16], GError **error);
+
+gboolean vspan_link_set_up(VspanNl *nl, int ifindex, const char *dev, GError **error);
+
+/* Make @sink of @appliance exist and be up; *ifindex is where mirrors point.
+ * tap: a persistent tap vspan owns (TUNSETPERSIST), on no bridge.
+ * vxlan: a vxlan device vspan owns.  netdev, interface: must exist. */
+gboolean vspan_sink_ensure(VspanNl *nl, const VspanAppliance *appliance, const char *dev,
+                           int *ifindex, GError **error);
+
+/* Delete a sink device vspan created (tap, vxlan); others are left alone. */
+gboolean vspan_sink_remove(VspanNl *nl, const VspanAppliance *appliance, GError **error);

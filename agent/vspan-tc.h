@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+
+#include "vspan-enums.h"
+#include "vspan-netlink.h"
+
+/* Marks every mirred action vspan creates, so its filters are told apart
+ * from anyone else's at the same priority (TCA_ACT_COOKIE, 16 bytes max). */
+#define VSPAN_TC_COOKIE "vspan/1"
+
+/* Where vspan's filters go on one device. */
+typedef struct {
+    VspanQdiscState state;              /* CLSACT, or INGRESS when libvirt's <bandwidth> is there */
+    guint32 parent[VSPAN_HOOK_LAST];    /* 0: this hook cannot take a filter */
+} VspanTcAttach;
+
+typedef struct {
+    guint32 ifindex;                    /* the sink */
+    guint32 action;                     /* TC_ACT_PIPE, TC_ACT_UNSPEC, ... */
+    gboolean cookie_ok;
+    guint64 packets;
+    guint64 bytes;
+    guint64 drops;                      /* copies lost: drops + overlimits */
+} VspanTcAction;
+
+typedef struct {
+    VspanHook hook;
+    guint32 parent;
+    guint32 prio;
+    guint32 handle;
+    char kind[16];
+    gboolean ours;                      /* every action is a vspan mirred */
+    GArray *actions;                    /* of VspanTcAction */
+} VspanTcFilter;
+
+void vspan_tc_filter_free(VspanTcFilter *f);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VspanTcFilter, vspan_tc_filter_free)
+
+guint32 vspan_tc_prio(VspanHook hook);
+
+/* Find where filters can go without changing anything. */
+gboolean vspan_tc_probe(VspanNl *nl, int ifindex, VspanTcAttach *at, GError **error);
+
+/* As probe, adding clsact (with its explicit handle, so an existing ingress
+ * qdisc is never replaced) when the device has neither clsact nor ingress.
+ * *created says whether vspan added it. */
+gboolean vspan_tc_attach(VspanNl *nl, int ifindex, const char *dev, VspanTcAttach *at,
+                         gboolean *created, GError **error);
+
+/* Remove clsact when vspan created it and no filter is left on it. */
+gboolean vspan_tc_detach(VspanNl *nl, int ifindex, const char *dev, GError **error);
+
+/* Every filter at vspan's priority on both hooks (ours or not). */
+GPtrArray *vspan_tc_dump(VspanNl *nl, int ifindex, const VspanTcAttach *at, GError **error);
+/* All filters of one hook, any priority (for tests and doctor). */
+GPtrArray *vspan_tc_dump_hook(VspanNl *nl, int ifindex, guint32 parent, VspanHook hook,
+                              gboolean only_vspan_prio, GError **error);
+
+/* Make the hook's vspan filter copy every frame to @sinks (in order):
+ * add it, or re-point it in place.  *cls AUTO probes matchall once and
+ * falls back to u32 where the kernel lacks it (ENOENT); the choice is
+ * written back.  Refuses to touch a foreign filter at vspan's priority. */
+gboolean vspan_tc_mirror_set(VspanNl *nl, int ifindex, const char *dev, const VspanTcAttach *at,
+                             VspanHook hook, VspanClassifier *cls, const guint32 *sinks,
+                             guint n_sinks, GError **error);
+
+gboolean vspan_tc_mirror_del(VspanNl *nl, int ifindex, const char *dev, const VspanTcAttach *at,
+                             VspanHook hook, GError **error);
+
+/* Read back: the hook's vspan filter exists and points at exactly @sinks. */
+gboolean vspan_tc_mirror_verify(VspanNl *nl, int ifindex, const char *dev, const VspanTcAttach *at,
+                                VspanHook hook, const guint32 *sinks, guint n_sinks, GError **error);
