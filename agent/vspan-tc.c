@@ -53,35 +53,52 @@ vspan_tc_prio(VspanHook hook)
 
 typedef struct {
     int ifindex;
-    gboolean clsact;
-    gboolean ingress;
-    guint32 root_handle;
-    char root_kind[16];
-} VspanQdiscScan;
+    gboolean found;
+    guint32 handle;
+    char kind[16];
+} VspanQdiscGet;
 
 static int
 vspan_tc_qdisc_cb(struct nl_msg *msg, void *arg)
 {
-    VspanQdiscScan *scan = arg;
+    VspanQdiscGet *get = arg;
     struct nlmsghdr *hdr = nlmsg_hdr(msg);
     struct tcmsg *tcm = nlmsg_data(hdr);
     struct nlattr *tb[TCA_MAX + 1];
-    const char *kind;
 
-    if (hdr->nlmsg_type != RTM_NEWQDISC || tcm->tcm_ifindex != scan->ifindex)
+    if (hdr->nlmsg_type != RTM_NEWQDISC || tcm->tcm_ifindex != get->ifindex)
         return NL_OK;
     if (nlmsg_parse(hdr, sizeof(*tcm), tb, TCA_MAX, NULL) < 0 || !tb[TCA_KIND])
         return NL_OK;
-    kind = nla_get_string(tb[TCA_KIND]);
-    if (g_str_equal(kind, "clsact"))
-        scan->clsact = TRUE;
-    else if (g_str_equal(kind, "ingress"))
-        scan->ingress = TRUE;
-    else if (tcm->tcm_parent == TC_H_ROOT) {
-        scan->root_handle = tcm->tcm_handle;
-        g_strlcpy(scan->root_kind, kind, sizeof(scan->root_kind));
-    }
+    get->found = TRUE;
+    get->handle = tcm->tcm_handle;
+    g_strlcpy(get->kind, nla_get_string(tb[TCA_KIND]), sizeof(get->kind));
     return NL_OK;
+}
+
+/* The qdisc at @parent (TC_H_INGRESS: the ingress queue's, TC_H_ROOT: the
+ * root) with one targeted RTM_GETQDISC: a dump would list every qdisc of
+ * the host, and probing a thousand taps would be quadratic. */
+static gboolean
+vspan_tc_qdisc_get(VspanNl *nl, int ifindex, guint32 parent, VspanQdiscGet *get, GError **error)
+{
+    /* tc_get_qdisc() answers through qdisc_notify(), which unicasts the
+     * answer to the asker only with NLM_F_ECHO. */
+    g_autoptr(VspanNlMsg) msg = nlmsg_alloc_simple(RTM_GETQDISC, NLM_F_ECHO);
+    struct tcmsg tcm = { .tcm_family = AF_UNSPEC, .tcm_ifindex = ifindex, .tcm_parent = parent };
+    int r;
+
+    *get = (VspanQdiscGet){ .ifindex = ifindex };
+    nlmsg_append(msg, &tcm, sizeof(tcm), NLMSG_ALIGNTO);
+    r = vspan_nl_get(nl, msg, vspan_tc_qdisc_cb, get,
+                     parent == TC_H_ROOT ? "RTM_GETQDISC root" : "RTM_GETQDISC ingress");
+    if (r == -ENOENT || r == -EINVAL)
+        return TRUE;    /* no such qdisc */
+    if (r < 0) {
+        vspan_nl_set_error(nl, error, r, "Cannot read the qdiscs of ifindex %d", ifindex);
+        return FALSE;
+    }
+    return TRUE;
 }
 
 static gboolean
@@ -95,31 +112,24 @@ vspan_tc_root_is_classful(const char *kind)
 gboolean
 vspan_tc_probe(VspanNl *nl, int ifindex, VspanTcAttach *at, GError **error)
 {
-    g_autoptr(VspanNlMsg) msg = nlmsg_alloc_simple(RTM_GETQDISC, 0);
-    struct tcmsg tcm = { .tcm_family = AF_UNSPEC, .tcm_ifindex = ifindex };
-    VspanQdiscScan scan = { .ifindex = ifindex };
-    int r;
+    VspanQdiscGet in, root;
 
-    nlmsg_append(msg, &tcm, sizeof(tcm), NLMSG_ALIGNTO);
-    r = vspan_nl_dump(nl, msg, vspan_tc_qdisc_cb, &scan, "RTM_GETQDISC dump");
-    if (r < 0) {
-        vspan_nl_set_error(nl, error, r, "Cannot list the qdiscs of ifindex %d", ifindex);
+    *at = (VspanTcAttach){ .state = VSPAN_QDISC_STATE_NONE };
+    if (!vspan_tc_qdisc_get(nl, ifindex, TC_H_INGRESS, &in, error))
         return FALSE;
-    }
-    *at = (VspanTcAttach){ 0 };
-    if (scan.clsact) {
+    if (in.found && g_str_equal(in.kind, "clsact")) {
         at->state = VSPAN_QDISC_STATE_CLSACT;
         at->parent[VSPAN_HOOK_INGRESS] = TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS);
         at->parent[VSPAN_HOOK_EGRESS] = TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_EGRESS);
-    } else if (scan.ingress) {
+    } else if (in.found && g_str_equal(in.kind, "ingress")) {
         /* libvirt's <bandwidth>: share its ingress qdisc and its classful
          * root; clsact cannot be added beside ingress. */
         at->state = VSPAN_QDISC_STATE_INGRESS;
         at->parent[VSPAN_HOOK_INGRESS] = TC_H_MAKE(TC_H_INGRESS, 0);
-        if (scan.root_handle && vspan_tc_root_is_classful(scan.root_kind))
-            at->parent[VSPAN_HOOK_EGRESS] = scan.root_handle;
-    } else {
-        at->state = VSPAN_QDISC_STATE_NONE;
+        if (!vspan_tc_qdisc_get(nl, ifindex, TC_H_ROOT, &root, error))
+            return FALSE;
+        if (root.found && vspan_tc_root_is_classful(root.kind))
+            at->parent[VSPAN_HOOK_EGRESS] = root.handle;
     }
     return TRUE;
 }
@@ -475,7 +485,7 @@ vspan_tc_mirror_set(VspanNl *nl, int ifindex, const char *dev, const VspanTcAtta
                     hook == VSPAN_HOOK_EGRESS ? "to-vm traffic" : "from-vm traffic", dev);
         return FALSE;
     }
-    filters = vspan_tc_dump(nl, ifindex, at, error);
+    filters = vspan_tc_dump_hook(nl, ifindex, at->parent[hook], hook, TRUE, error);
     if (!filters)
         return FALSE;
     have = vspan_tc_find(filters, hook, &foreign);
@@ -558,7 +568,7 @@ vspan_tc_mirror_del(VspanNl *nl, int ifindex, const char *dev, const VspanTcAtta
 
     if (!at->parent[hook])
         return TRUE;
-    filters = vspan_tc_dump(nl, ifindex, at, error);
+    filters = vspan_tc_dump_hook(nl, ifindex, at->parent[hook], hook, TRUE, error);
     if (!filters)
         return FALSE;
     if (!vspan_tc_find(filters, hook, &foreign))
@@ -582,7 +592,8 @@ gboolean
 vspan_tc_mirror_verify(VspanNl *nl, int ifindex, const char *dev, const VspanTcAttach *at,
                        VspanHook hook, const guint32 *sinks, guint n_sinks, GError **error)
 {
-    g_autoptr(GPtrArray) filters = vspan_tc_dump(nl, ifindex, at, error);
+    g_autoptr(GPtrArray) filters = at->parent[hook]
+        ? vspan_tc_dump_hook(nl, ifindex, at->parent[hook], hook, TRUE, error) : NULL;
     g_autofree char *want = vspan_tc_sinks_string(sinks, n_sinks);
     VspanTcFilter *have;
     gboolean foreign;
