@@ -153,6 +153,18 @@ vspan_linux_backend_nl(VspanBackend *b)
     return ((VspanLinuxBackend *)b)->nl;
 }
 
+void
+vspan_linux_backend_mark_created(VspanBackend *b, const char *dev)
+{
+    g_hash_table_add(((VspanLinuxBackend *)b)->created_clsact, g_strdup(dev));
+}
+
+gboolean
+vspan_linux_backend_created(VspanBackend *b, const char *dev)
+{
+    return g_hash_table_contains(((VspanLinuxBackend *)b)->created_clsact, dev);
+}
+
 gboolean
 vspan_linux_backend_release(VspanBackend *b, const char *dev, GError **error)
 {

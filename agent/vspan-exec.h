@@ -46,4 +46,9 @@ VspanClassifier vspan_linux_backend_classifier(VspanBackend *backend);
  * it and nothing else uses it: the tap is left as it was. */
 gboolean vspan_linux_backend_release(VspanBackend *backend, const char *dev, GError **error);
 
+/* Tell the backend that vspan added the clsact on @dev earlier (restored
+ * from the agent's state), so a release may remove it again. */
+void vspan_linux_backend_mark_created(VspanBackend *backend, const char *dev);
+gboolean vspan_linux_backend_created(VspanBackend *backend, const char *dev);
+
 struct VspanNl *vspan_linux_backend_nl(VspanBackend *backend);

@@ -1,0 +1,99 @@
+#!/bin/bash
+# Throughput and packet rate of a monitored flow across a Linux bridge, in
+# private namespaces: no mirror, vspan (both directions), the 2010 recipe
+# (ingress + classful root + "u32 ... protocol ip" mirred), and a bridge in
+# hub mode (ageing 0, sink on the bridge).  Run by bench/run inside
+# `unshare --net --mount`; prints one markdown row per mode.
+set -euo pipefail
+BENCH=$1 REPS=${2:-5} DUR=${3:-4}
+
+mkdir -p /run/netns && mount -t tmpfs vspan-bench /run/netns
+mount -t sysfs sysfs /sys   # this namespace's devices
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    ip netns del a 2>/dev/null || true
+    ip netns del b 2>/dev/null || true
+}
+trap cleanup EXIT
+
+sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+ip link set lo up
+ip netns add a
+ip netns add b
+ip link add br0 type bridge
+ip link set br0 up
+ip link add vnetA type veth peer name eth0 netns a
+ip link add vnetB type veth peer name eth0 netns b
+ip link set vnetA master br0 up
+ip link set vnetB master br0 up
+ip link add sink0 type veth peer name sink0p
+ip link set sink0 up
+ip link set sink0p up
+for n in a b; do
+    ip -n $n link set lo up
+    ip -n $n link set eth0 up
+done
+ip -n a addr add 10.99.0.1/24 dev eth0
+ip -n b addr add 10.99.0.2/24 dev eth0
+ip netns exec b sh -c 'iperf3 -s >/dev/null 2>&1 & echo $! >/run/netns/iperf.pid'
+pids+=("$(cat /run/netns/iperf.pid)")
+sleep 0.5
+
+setup() {
+    case $1 in
+    none) ;;
+    vspan) "$BENCH" apply vnetA sink0 ;;
+    recipe2010)
+        tc qdisc add dev vnetA ingress
+        tc filter add dev vnetA parent ffff: protocol ip u32 match u8 0 0 action mirred egress mirror dev sink0
+        tc qdisc add dev vnetA root handle 1: htb
+        tc filter add dev vnetA parent 1: protocol ip u32 match u8 0 0 action mirred egress mirror dev sink0 ;;
+    hub)
+        ip link set br0 type bridge ageing_time 0
+        ip link set sink0 master br0 ;;
+    esac
+}
+teardown() {
+    case $1 in
+    none) ;;
+    vspan) "$BENCH" release vnetA ;;
+    recipe2010)
+        tc qdisc del dev vnetA ingress
+        tc qdisc del dev vnetA root ;;
+    hub)
+        ip link set sink0 nomaster
+        ip link set br0 type bridge ageing_time 30000 ;;
+    esac
+}
+# copies the sink received (its peer's rx counter), to prove mirroring ran
+sink_rx() { cat /sys/class/net/sink0p/statistics/rx_packets; }
+
+declare -A tcp udp copies
+modes="none vspan recipe2010 hub"
+for r in $(seq "$REPS"); do
+    for m in $modes; do   # interleaved: machine noise spreads over all modes
+        setup "$m"
+        before=$(sink_rx)
+        bps=$(ip netns exec a iperf3 -c 10.99.0.2 -t "$DUR" -J | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]))')
+        pps=$(ip netns exec a iperf3 -c 10.99.0.2 -u -b 0 -l 64 -t "$DUR" -J | python3 -c '
+import json,sys
+s=json.load(sys.stdin)["end"]["sum"]
+print(int((s["packets"]-s["lost_packets"])/s["seconds"]))')
+        copies[$m]="${copies[$m]:-} $(( $(sink_rx) - before ))"
+        tcp[$m]="${tcp[$m]:-} $bps"
+        udp[$m]="${udp[$m]:-} $pps"
+        teardown "$m"
+    done
+done
+
+median() { tr ' ' '\n' | sed '/^$/d' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+base_tcp=$(echo "${tcp[none]}" | median)
+base_udp=$(echo "${udp[none]}" | median)
+for m in $modes; do
+    t=$(echo "${tcp[$m]}" | median)
+    u=$(echo "${udp[$m]}" | median)
+    c=$(echo "${copies[$m]}" | median)
+    awk -v m="$m" -v t="$t" -v u="$u" -v bt="$base_tcp" -v bu="$base_udp" -v c="$c" 'BEGIN {
+        printf "| %s | %.2f | %.2f | %.0f | %.2f | %d |\n", m, t/1e9, t/bt, u, u/bu, c }'
+done
