@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #define G_LOG_DOMAIN "vspan-exec"
 
+#include <net/if.h>
+
 #include "vspan-exec.h"
 #include "vspan-link.h"
 #include "vspan-tc.h"
@@ -180,5 +182,52 @@ vspan_linux_backend_release(VspanBackend *b, const char *dev, GError **error)
             return FALSE;
     if (g_hash_table_remove(self->created_clsact, dev))
         return vspan_tc_detach(self->nl, ifindex, dev, error);
+    return TRUE;
+}
+
+GHashTable *
+vspan_linux_backend_created_set(VspanBackend *b)
+{
+    return ((VspanLinuxBackend *)b)->created_clsact;
+}
+
+GPtrArray *
+vspan_linux_backend_filters(VspanBackend *b, const char *dev, GError **error)
+{
+    VspanLinuxBackend *self = (VspanLinuxBackend *)b;
+    VspanTcAttach at;
+    int ifindex = vspan_link_ifindex(dev);
+
+    if (ifindex <= 0)
+        return g_ptr_array_new();
+    if (!vspan_tc_probe(self->nl, ifindex, &at, error))
+        return NULL;
+    return vspan_tc_dump(self->nl, ifindex, &at, error);
+}
+
+gboolean
+vspan_linux_backend_observe_tap(VspanBackend *b, const char *dev, VspanObserved *obs, GError **error)
+{
+    VspanLinuxBackend *self = (VspanLinuxBackend *)b;
+    g_autoptr(GPtrArray) filters = vspan_linux_backend_filters(b, dev, error);
+
+    if (!filters)
+        return FALSE;
+    obs->classifier = self->classifier;
+    for (guint i = 0; i < filters->len; i++) {
+        const VspanTcFilter *f = filters->pdata[i];
+        g_autoptr(GPtrArray) sinks = g_ptr_array_new_with_free_func(g_free);
+
+        if (!f->ours)
+            continue;
+        for (guint j = 0; j < f->actions->len; j++) {
+            char name[IF_NAMESIZE] = "";
+            guint32 idx = g_array_index(f->actions, VspanTcAction, j).ifindex;
+            /* a sink that vanished shows as "" and makes the plan re-point */
+            g_ptr_array_add(sinks, g_strdup(if_indextoname(idx, name) ? name : ""));
+        }
+        g_ptr_array_add(sinks, NULL);
+        vspan_observed_add_mirror(obs, dev, f->hook, (const char *const *)sinks->pdata);
+    }
     return TRUE;
 }

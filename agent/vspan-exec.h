@@ -51,4 +51,14 @@ gboolean vspan_linux_backend_release(VspanBackend *backend, const char *dev, GEr
 void vspan_linux_backend_mark_created(VspanBackend *backend, const char *dev);
 gboolean vspan_linux_backend_created(VspanBackend *backend, const char *dev);
 
+/* The set of taps on which vspan added clsact (owned by the backend). */
+GHashTable *vspan_linux_backend_created_set(VspanBackend *backend);
+
+/* Add to @obs the vspan filters found on tap @dev (sinks by name). */
+gboolean vspan_linux_backend_observe_tap(VspanBackend *backend, const char *dev,
+                                         VspanObserved *obs, GError **error);
+
+/* Per-action counters of the vspan filters on @dev: GPtrArray of VspanTcFilter. */
+GPtrArray *vspan_linux_backend_filters(VspanBackend *backend, const char *dev, GError **error);
+
 struct VspanNl *vspan_linux_backend_nl(VspanBackend *backend);

@@ -8,6 +8,7 @@
 #include "vspan-build-config.h"
 #include "vspan-json.h"
 #include "vspan-plan.h"
+#include "vspan-proto.h"
 
 /* Exit codes (vspanctl(1)). */
 enum {
@@ -176,6 +177,58 @@ vspanctl_check_config(int argc, char **argv)
     return VSPANCTL_EXIT_OK;
 }
 
+static GVariant *
+vspanctl_call(const char *command, GError **error)
+{
+    return vspan_proto_call(vspan_proto_socket_path(), vspan_proto_request_new(command, NULL),
+                            10000, error);
+}
+
+static int
+vspanctl_status(int argc, char **argv)
+{
+    gboolean json = FALSE;
+    GOptionEntry entries[] = {
+        { "json", 'j', 0, G_OPTION_ARG_NONE, &json, "Print JSON", NULL },
+        { NULL },
+    };
+    g_autoptr(GOptionContext) ctx = g_option_context_new("- appliances, sinks and mirrors with counters");
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GVariant) reply = NULL;
+    const char *payload, *text;
+    int status;
+
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    if (!g_option_context_parse(ctx, &argc, &argv, &error))
+        return vspanctl_usage_error(ctx, "%s", error->message);
+    reply = vspanctl_call("status", &error);
+    if (!reply) {
+        fprintf(stderr, "vspanctl: %s\n", error->message);
+        return VSPANCTL_EXIT_REFUSED;
+    }
+    /* the agent renders both forms from the same data */
+    g_variant_get(reply, "(i&s&s)", &status, &text, &payload);
+    fputs(json ? payload : text, stdout);
+    return status == 0 ? VSPANCTL_EXIT_OK : VSPANCTL_EXIT_REFUSED;
+}
+
+static int
+vspanctl_reconcile(int argc, char **argv)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GVariant) reply = vspanctl_call("reconcile", &error);
+    const char *message;
+    int status;
+
+    if (!reply) {
+        fprintf(stderr, "vspanctl: %s\n", error->message);
+        return VSPANCTL_EXIT_REFUSED;
+    }
+    g_variant_get(reply, "(i&s&s)", &status, &message, NULL);
+    printf("%s\n", message);
+    return status == 0 ? VSPANCTL_EXIT_OK : VSPANCTL_EXIT_REFUSED;
+}
+
 typedef struct {
     const char *name;
     int (*run)(int argc, char **argv);
@@ -185,6 +238,8 @@ typedef struct {
 static const VspanctlVerb verbs[] = {
     { "plan", vspanctl_plan, "show what the hook would do for a domain XML (offline)" },
     { "check-config", vspanctl_check_config, "validate the host config" },
+    { "status", vspanctl_status, "appliances, sinks and mirrors with packet/byte/drop counters" },
+    { "reconcile", vspanctl_reconcile, "ask vspand to repair and resync now" },
 };
 
 static void

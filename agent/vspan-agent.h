@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+
+#include "vspan-exec.h"
+#include "vspan-state.h"
+
+/*
+ * The agent's core: the single owner of vspan's state and of every kernel
+ * change.  Every trigger -- a hook phase, a libvirt resync, a netlink event,
+ * `vspanctl reconcile` -- ends in the same path: plan against what the
+ * kernel shows now, apply, record.  Nothing here calls libvirt: vspand
+ * fetches domain XML in a worker thread and hands it in.
+ */
+typedef struct VspanAgent VspanAgent;
+
+typedef void (*VspanAgentResyncFunc)(gpointer data);
+
+VspanAgent *vspan_agent_new(const char *config_path, const char *state_dir, GError **error);
+void vspan_agent_free(VspanAgent *agent);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VspanAgent, vspan_agent_free)
+
+/* Called when the agent wants libvirt's view again (an appliance moved). */
+void vspan_agent_set_resync_func(VspanAgent *agent, VspanAgentResyncFunc func, gpointer data);
+
+/* One hook call: returns the exit status for the hook and one line for
+ * the virsh user in *message (may be NULL). */
+int vspan_agent_hook(VspanAgent *agent, const char *phase, const char *sub, const char *xml,
+                     char **message);
+
+/* libvirt's full view: the live XML of every running domain. */
+void vspan_agent_sync(VspanAgent *agent, GPtrArray *xmls);
+
+/* Re-apply what the stored XML says, against the kernel as it is now
+ * (filters deleted behind vspan's back, a sink that vanished). */
+void vspan_agent_repair(VspanAgent *agent);
+
+gboolean vspan_agent_reload_config(VspanAgent *agent, GError **error);
+
+/* vspanctl status: returns the JSON, *text the same as a table. */
+char *vspan_agent_status(VspanAgent *agent, char **text);
+
+void vspan_agent_count_reconnect(VspanAgent *agent);

@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "vspan-state"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+
+#include "vspan-error.h"
+#include "vspan-state.h"
+
+#define VSPAN_STATE_VERSION 1
+
+VspanState *
+vspan_state_load(const char *dir, GError **error)
+{
+    g_autoptr(VspanState) st = g_new0(VspanState, 1);
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    g_autoptr(GError) local = NULL;
+    g_auto(GStrv) groups = NULL;
+
+    st->path = g_build_filename(dir, "state.ini", NULL);
+    st->domains = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    st->created_clsact = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    st->appliance_ports = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+
+    if (g_mkdir_with_parents(dir, 0700) < 0) {
+        int saved = errno;
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_IO,
+                    "Cannot create the state directory '%s': %s", dir, g_strerror(saved));
+        return NULL;
+    }
+    if (!g_key_file_load_from_file(kf, st->path, G_KEY_FILE_NONE, &local)) {
+        if (g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+            return g_steal_pointer(&st);
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_IO,
+                    "Cannot read the state file '%s': %s; move it away to start from libvirt and the kernel",
+                    st->path, local->message);
+        return NULL;
+    }
+    groups = g_key_file_get_groups(kf, NULL);
+    for (char **g = groups; *g; g++) {
+        if (g_str_has_prefix(*g, "domain ")) {
+            g_autofree char *xml = g_key_file_get_string(kf, *g, "xml", NULL);
+            if (xml)
+                g_hash_table_replace(st->domains, g_strdup(*g + 7), g_steal_pointer(&xml));
+        } else if (g_str_equal(*g, "clsact")) {
+            g_auto(GStrv) taps = g_key_file_get_string_list(kf, *g, "taps", NULL, NULL);
+            for (char **t = taps; t && *t; t++)
+                g_hash_table_add(st->created_clsact, g_strdup(*t));
+        } else if (g_str_equal(*g, "appliance-ports")) {
+            g_auto(GStrv) keys = g_key_file_get_keys(kf, *g, NULL, NULL);
+            for (char **k = keys; k && *k; k++)
+                g_hash_table_replace(st->appliance_ports, g_strdup(*k),
+                                     g_key_file_get_string(kf, *g, *k, NULL));
+        }
+    }
+    return g_steal_pointer(&st);
+}
+
+gboolean
+vspan_state_save(VspanState *st, GError **error)
+{
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    g_autoptr(GPtrArray) taps = g_ptr_array_new();
+    g_autofree char *data = NULL;
+    g_autoptr(GError) local = NULL;
+    GHashTableIter it;
+    gpointer k, v;
+    gsize len;
+
+    g_key_file_set_integer(kf, "vspan", "version", VSPAN_STATE_VERSION);
+    g_hash_table_iter_init(&it, st->domains);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        g_autofree char *group = g_strdup_printf("domain %s", (char *)k);
+        g_key_file_set_string(kf, group, "xml", v);
+    }
+    g_hash_table_iter_init(&it, st->created_clsact);
+    while (g_hash_table_iter_next(&it, &k, NULL))
+        g_ptr_array_add(taps, k);
+    g_key_file_set_string_list(kf, "clsact", "taps", (const char *const *)taps->pdata, taps->len);
+    g_hash_table_iter_init(&it, st->appliance_ports);
+    while (g_hash_table_iter_next(&it, &k, &v))
+        g_key_file_set_string(kf, "appliance-ports", k, v);
+
+    data = g_key_file_to_data(kf, &len, NULL);
+    /* g_file_set_contents_full: temporary file, fsync, rename. */
+    if (!g_file_set_contents_full(st->path, data, len, G_FILE_SET_CONTENTS_CONSISTENT, 0600, &local)) {
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_IO,
+                    "Cannot write the state file '%s': %s; the previous state is kept",
+                    st->path, local->message);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+void
+vspan_state_free(VspanState *st)
+{
+    if (!st)
+        return;
+    g_free(st->path);
+    g_hash_table_unref(st->domains);
+    g_hash_table_unref(st->created_clsact);
+    g_hash_table_unref(st->appliance_ports);
+    g_free(st);
+}

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+
+/*
+ * What vspand must remember across restarts, in one keyfile written
+ * atomically (write to a temporary file, fsync, rename):
+ *  - the live XML of every domain vspan manages (so the kernel can be
+ *    repaired without asking libvirt),
+ *  - the taps on which vspan itself added the clsact qdisc (only those may
+ *    lose it again),
+ *  - the taps of running appliances' interface sinks.
+ * All of it can be rebuilt from libvirt and the kernel; the file makes a
+ * restart exact (no duplicate filters, no clsact left behind).
+ */
+typedef struct {
+    char *path;
+    GHashTable *domains;            /* uuid -> live domain XML */
+    GHashTable *created_clsact;     /* tap name set */
+    GHashTable *appliance_ports;    /* appliance name -> tap */
+} VspanState;
+
+VspanState *vspan_state_load(const char *dir, GError **error);
+gboolean vspan_state_save(VspanState *state, GError **error);
+void vspan_state_free(VspanState *state);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VspanState, vspan_state_free)

@@ -1,0 +1,311 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * vspand: the vspan agent.  One GLib main loop owns all state and every
+ * kernel change; hook calls, libvirt events and netlink events are served
+ * one after another.
+ */
+#define _GNU_SOURCE
+#define G_LOG_DOMAIN "vspand"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <locale.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <linux/rtnetlink.h>
+
+#include <glib-unix.h>
+#include <glib/gstdio.h>
+#include <netlink/netlink.h>
+#include <netlink/msg.h>
+
+#include "vspan-agent.h"
+#include "vspan-build-config.h"
+#include "vspan-libvirt.h"
+#include "vspan-proto.h"
+
+typedef struct {
+    GMainLoop *loop;
+    VspanAgent *agent;
+    VspanLibvirt *libvirt;
+    int listen_fd;
+    struct nl_sock *monitor;
+    guint repair_timer;
+} Vspand;
+
+/* ---- control socket ----------------------------------------------------- */
+
+static GVariant *
+vspand_reply(int status, const char *message, const char *payload)
+{
+    return g_variant_new("(iss)", status, message ? message : "", payload ? payload : "");
+}
+
+static GVariant *
+vspand_dispatch(Vspand *d, GVariant *request)
+{
+    const char *command;
+    g_autoptr(GVariant) cmd = g_variant_get_child_value(request, 0);
+
+    command = g_variant_get_string(cmd, NULL);
+    if (g_str_equal(command, "hook")) {
+        const char *phase = vspan_proto_request_arg(request, "phase");
+        const char *sub = vspan_proto_request_arg(request, "sub");
+        const char *xml = vspan_proto_request_arg(request, "xml");
+        g_autofree char *message = NULL;
+        int status;
+
+        if (!phase || !xml)
+            return vspand_reply(2, "malformed hook request: phase and xml are required", NULL);
+        status = vspan_agent_hook(d->agent, phase, sub ? sub : "-", xml, &message);
+        return vspand_reply(status, message, NULL);
+    }
+    if (g_str_equal(command, "status")) {
+        g_autofree char *text = NULL;
+        g_autofree char *json = vspan_agent_status(d->agent, &text);
+        return vspand_reply(0, text, json);
+    }
+    if (g_str_equal(command, "reconcile")) {
+        vspan_agent_repair(d->agent);
+        if (d->libvirt)
+            vspan_libvirt_schedule_sync(d->libvirt);
+        return vspand_reply(0, "reconciled the kernel with vspan's state; a libvirt resync follows", NULL);
+    }
+    return vspand_reply(2, "unknown command; use hook, status or reconcile", NULL);
+}
+
+static gboolean
+vspand_on_client(int listen_fd, GIOCondition cond, gpointer data)
+{
+    Vspand *d = data;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GVariant) request = NULL;
+    g_autoptr(GVariant) reply = NULL;
+    g_autoptr(GBytes) frame = NULL;
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    gint64 deadline;
+    int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+    if (fd < 0)
+        return G_SOURCE_CONTINUE;
+    /* root only: the socket is 0600, and the peer is checked as well */
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != 0) {
+        g_message("refused a control connection from uid %d", (int)cred.uid);
+        close(fd);
+        return G_SOURCE_CONTINUE;
+    }
+    deadline = g_get_monotonic_time() + 2 * G_USEC_PER_SEC;
+    request = vspan_proto_read(fd, VSPAN_PROTO_REQUEST_TYPE, deadline, &error);
+    if (!request) {
+        g_message("control request from pid %d refused: %s", (int)cred.pid, error->message);
+        reply = g_variant_ref_sink(vspand_reply(2, error->message, NULL));
+    } else {
+        reply = g_variant_ref_sink(vspand_dispatch(d, request));
+    }
+    frame = vspan_proto_frame(g_variant_ref(reply));
+    {
+        gsize n;
+        const void *p = g_bytes_get_data(frame, &n);
+        g_clear_error(&error);
+        if (!vspan_proto_write_all(fd, p, n, g_get_monotonic_time() + 2 * G_USEC_PER_SEC, &error))
+            g_message("cannot answer pid %d: %s", (int)cred.pid, error->message);
+    }
+    close(fd);
+    return G_SOURCE_CONTINUE;
+}
+
+static int
+vspand_listen(const char *path, GError **error)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    g_autofree char *dir = g_path_get_dirname(path);
+    int fd;
+
+    if (strlen(path) >= sizeof(sa.sun_path)) {
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_IO, "socket path '%s' is too long", path);
+        return -1;
+    }
+    if (g_mkdir_with_parents(dir, 0755) < 0) {
+        int saved = errno;
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_IO, "Cannot create '%s': %s", dir, g_strerror(saved));
+        return -1;
+    }
+    strcpy(sa.sun_path, path);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    g_unlink(path);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+        chmod(path, 0600) < 0 || listen(fd, 64) < 0) {
+        int saved = errno;
+        if (fd >= 0)
+            close(fd);
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_IO, "Cannot listen on '%s': %s", path, g_strerror(saved));
+        return -1;
+    }
+    return fd;
+}
+
+/* ---- rtnetlink watch ---------------------------------------------------- */
+
+static gboolean
+vspand_repair_timeout(gpointer data)
+{
+    Vspand *d = data;
+
+    d->repair_timer = 0;
+    vspan_agent_repair(d->agent);
+    return G_SOURCE_REMOVE;
+}
+
+static int
+vspand_monitor_cb(struct nl_msg *msg, void *data)
+{
+    Vspand *d = data;
+    int type = nlmsg_hdr(msg)->nlmsg_type;
+
+    /* a filter, qdisc or link went away or changed: check vspan's within
+     * 100 ms (coalescing bursts, including those vspan itself causes) */
+    if ((type == RTM_DELTFILTER || type == RTM_DELQDISC || type == RTM_DELLINK ||
+         type == RTM_NEWLINK) && !d->repair_timer)
+        d->repair_timer = g_timeout_add(100, vspand_repair_timeout, d);
+    return NL_OK;
+}
+
+static gboolean
+vspand_on_monitor(int fd, GIOCondition cond, gpointer data)
+{
+    Vspand *d = data;
+
+    nl_recvmsgs_default(d->monitor);
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+vspand_monitor_open(Vspand *d, GError **error)
+{
+    d->monitor = nl_socket_alloc();
+    nl_socket_disable_seq_check(d->monitor);
+    nl_socket_modify_cb(d->monitor, NL_CB_VALID, NL_CB_CUSTOM, vspand_monitor_cb, d);
+    if (nl_connect(d->monitor, NETLINK_ROUTE) < 0 ||
+        nl_socket_add_memberships(d->monitor, RTNLGRP_LINK, RTNLGRP_TC, 0) < 0) {
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_KERNEL, "Cannot watch rtnetlink");
+        return FALSE;
+    }
+    nl_socket_set_nonblocking(d->monitor);
+    nl_socket_set_buffer_size(d->monitor, 4 << 20, 0);
+    g_unix_fd_add(nl_socket_get_fd(d->monitor), G_IO_IN, vspand_on_monitor, d);
+    return TRUE;
+}
+
+/* ---- main --------------------------------------------------------------- */
+
+static gboolean
+vspand_on_term(gpointer data)
+{
+    Vspand *d = data;
+
+    g_message("stopping; mirrors stay in place");
+    g_main_loop_quit(d->loop);
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+vspand_on_hup(gpointer data)
+{
+    Vspand *d = data;
+    g_autoptr(GError) error = NULL;
+
+    if (!vspan_agent_reload_config(d->agent, &error))
+        g_warning("%s; keeping the previous configuration", error->message);
+    else if (d->libvirt)
+        vspan_libvirt_schedule_sync(d->libvirt);
+    return G_SOURCE_CONTINUE;
+}
+
+int
+main(int argc, char **argv)
+{
+    g_autofree char *config = NULL, *state_dir = NULL, *socket_path = NULL, *uri = NULL, *pidfile = NULL;
+    gboolean foreground = FALSE, debug = FALSE, version = FALSE;
+    GOptionEntry entries[] = {
+        { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config, "Host config (default " VSPAN_DEFAULT_CONFIG ")", "FILE" },
+        { "state-dir", 's', 0, G_OPTION_ARG_FILENAME, &state_dir, "State directory (default " VSPAN_STATEDIR ")", "DIR" },
+        { "socket", 'S', 0, G_OPTION_ARG_FILENAME, &socket_path, "Control socket (default $VSPAN_SOCKET or " VSPAN_RUNDIR "/vspand.sock)", "PATH" },
+        { "libvirt-uri", 'u', 0, G_OPTION_ARG_STRING, &uri, "libvirt URI (default qemu:///system; 'none' to run without libvirt)", "URI" },
+        { "pidfile", 'p', 0, G_OPTION_ARG_FILENAME, &pidfile, "Write the PID here", "FILE" },
+        { "foreground", 'f', 0, G_OPTION_ARG_NONE, &foreground, "Stay in the foreground (vspand never forks)", NULL },
+        { "debug", 'd', 0, G_OPTION_ARG_NONE, &debug, "Log every netlink request", NULL },
+        { "version", 'V', 0, G_OPTION_ARG_NONE, &version, "Print the version", NULL },
+        { NULL },
+    };
+    g_autoptr(GOptionContext) ctx = g_option_context_new("- the vspan agent");
+    g_autoptr(GError) error = NULL;
+    Vspand d = { .listen_fd = -1 };
+
+    setlocale(LC_ALL, "");
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
+        fprintf(stderr, "vspand: %s\n", error->message);
+        return 2;
+    }
+    if (version) {
+        printf("vspand %s\n", VSPAN_VERSION);
+        return 0;
+    }
+    if (debug)
+        g_setenv("G_MESSAGES_DEBUG", "all", TRUE);
+    if (!config)
+        config = g_strdup(VSPAN_DEFAULT_CONFIG);
+    if (!state_dir)
+        state_dir = g_strdup(VSPAN_STATEDIR);
+    if (!socket_path)
+        socket_path = g_strdup(vspan_proto_socket_path());
+    if (!uri)
+        uri = g_strdup("qemu:///system");
+
+    if (!g_str_equal(uri, "none"))
+        vspan_libvirt_init_events();
+    d.loop = g_main_loop_new(NULL, FALSE);
+    d.agent = vspan_agent_new(config, state_dir, &error);
+    if (!d.agent) {
+        fprintf(stderr, "vspand: %s\n", error->message);
+        return 1;
+    }
+    d.listen_fd = vspand_listen(socket_path, &error);
+    if (d.listen_fd < 0 || !vspand_monitor_open(&d, &error)) {
+        fprintf(stderr, "vspand: %s\n", error->message);
+        return 1;
+    }
+    if (pidfile) {
+        g_autofree char *pid = g_strdup_printf("%d\n", (int)getpid());
+        if (!g_file_set_contents(pidfile, pid, -1, &error)) {
+            fprintf(stderr, "vspand: %s\n", error->message);
+            return 1;
+        }
+    }
+    g_unix_fd_add(d.listen_fd, G_IO_IN, vspand_on_client, &d);
+    g_unix_signal_add(SIGTERM, vspand_on_term, &d);
+    g_unix_signal_add(SIGINT, vspand_on_term, &d);
+    g_unix_signal_add(SIGHUP, vspand_on_hup, &d);
+
+    /* the kernel first, from vspan's own records; then libvirt's view */
+    vspan_agent_repair(d.agent);
+    if (!g_str_equal(uri, "none"))
+        d.libvirt = vspan_libvirt_new(uri, d.agent);
+    g_message("vspand %s listening on %s", VSPAN_VERSION, socket_path);
+    g_main_loop_run(d.loop);
+
+    vspan_libvirt_free(d.libvirt);
+    close(d.listen_fd);
+    g_unlink(socket_path);
+    if (pidfile)
+        g_unlink(pidfile);
+    nl_socket_free(d.monitor);
+    vspan_agent_free(d.agent);
+    g_main_loop_unref(d.loop);
+    return 0;
+}

@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * vspan-hook: the libvirt qemu hook (/etc/libvirt/hooks/qemu.d/vspan).
+ *
+ *   vspan-hook DOMAIN OPERATION SUB-OPERATION EXTRA < live domain XML
+ *
+ * A thin client of vspand: it forwards the call and exits as the agent
+ * says, printing the agent's one line on stderr (what the virsh user reads).
+ * It never calls libvirt (libvirtd is waiting for it) and never waits more
+ * than VSPAN_HOOK_TIMEOUT_MS (default 5000).  When vspand is not there,
+ * domains that need nothing from vspan start anyway; the others follow
+ * <hook on-agent-unavailable> of the host config ($VSPAN_CONFIG).
+ */
+#define G_LOG_DOMAIN "vspan-hook"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vspan-build-config.h"
+#include "vspan-plan.h"
+#include "vspan-proto.h"
+
+static char *
+read_stdin(gsize *len)
+{
+    g_autoptr(GString) s = g_string_new(NULL);
+    char buf[65536];
+    ssize_t n;
+
+    /* read it all even when unused: libvirt writes the whole XML */
+    while ((n = read(STDIN_FILENO, buf, sizeof(buf))) > 0)
+        if (s->len < VSPAN_XML_MAX_BYTES + 1)
+            g_string_append_len(s, buf, n);
+    *len = s->len;
+    return g_string_free(g_steal_pointer(&s), FALSE);
+}
+
+/* vspand is not answering: decide from the XML and the config alone. */
+static int
+without_agent(VspanPhase phase, const char *xml, gsize len, const char *why)
+{
+    const char *config_path = g_getenv("VSPAN_CONFIG");
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VspanConfig) config = NULL;
+    g_autoptr(VspanDomain) dom = NULL;
+    g_autoptr(VspanObserved) obs = vspan_observed_new();
+    g_autoptr(VspanPlan) plan = NULL;
+
+    if (phase != VSPAN_PHASE_PREPARE && phase != VSPAN_PHASE_START)
+        return 0;   /* stop, release, reconnect: never fail */
+    if (!config_path || !*config_path)
+        config_path = VSPAN_DEFAULT_CONFIG;
+    config = g_file_test(config_path, G_FILE_TEST_EXISTS) ? vspan_config_load(config_path, &error)
+                                                          : vspan_config_new_empty(config_path);
+    if (config)
+        dom = vspan_domain_parse(xml, len, "domain XML", &error);
+    if (dom) {
+        plan = vspan_plan_build(VSPAN_PHASE_PREPARE, dom, config, obs);
+        if (!plan->needs_agent)
+            return 0;   /* nothing for vspan to do: start as usual */
+        if (config->on_agent_unavailable == VSPAN_AGENT_UNAVAILABLE_ALLOW) {
+            fprintf(stderr, "vspan: %s; domain '%s' starts unmonitored (on-agent-unavailable=\"allow\")\n",
+                    why, dom->name);
+            return 0;
+        }
+        fprintf(stderr, "vspan: %s, and domain '%s' needs it; start vspand or set <hook on-agent-unavailable=\"allow\"/> in %s\n",
+                why, dom->name, config_path);
+        return 1;
+    }
+    fprintf(stderr, "vspan: %s, and the domain cannot be checked without it: %s\n", why, error->message);
+    return 1;
+}
+
+int
+main(int argc, char **argv)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GVariant) reply = NULL;
+    g_autofree char *xml = NULL;
+    const char *timeout_env = g_getenv("VSPAN_HOOK_TIMEOUT_MS");
+    int timeout_ms = timeout_env ? atoi(timeout_env) : 5000;
+    gsize len = 0;
+    const char *message = NULL;
+    int status, phase;
+
+    if (argc < 4) {
+        fprintf(stderr, "usage: %s DOMAIN OPERATION SUB-OPERATION [EXTRA] < domain XML\n", argv[0]);
+        return 2;
+    }
+    xml = read_stdin(&len);
+    phase = vspan_phase_from_string(argv[2]);
+    /* migrate and restore read our stdout: print nothing, keep the XML */
+    if (phase < 0 || phase == VSPAN_PHASE_MIGRATE || phase == VSPAN_PHASE_RESTORE)
+        return 0;
+    if (len > VSPAN_XML_MAX_BYTES) {
+        fprintf(stderr, "vspan: the domain XML is larger than %u bytes\n", VSPAN_XML_MAX_BYTES);
+        return phase == VSPAN_PHASE_PREPARE || phase == VSPAN_PHASE_START ? 1 : 0;
+    }
+    {
+        const char *const args[] = { "domain", argv[1], "phase", argv[2], "sub", argv[3], "xml", xml, NULL };
+        reply = vspan_proto_call(vspan_proto_socket_path(),
+                                 vspan_proto_request_new("hook", args), timeout_ms > 0 ? timeout_ms : 5000,
+                                 &error);
+    }
+    if (!reply)
+        return without_agent(phase, xml, len, error->message);
+    g_variant_get(reply, "(i&s&s)", &status, &message, NULL);
+    if (*message)
+        fprintf(stderr, "vspan: %s\n", message);
+    if (phase != VSPAN_PHASE_PREPARE && phase != VSPAN_PHASE_START)
+        return 0;
+    return status == 0 ? 0 : 1;
+}
