@@ -1,0 +1,300 @@
+#!/bin/bash
+# The libvirt tier: real libvirtd + QEMU (TCG), the installed hook, vspand.
+# Usage: test-libvirt.sh BUILD_DIR SOURCE_DIR   (root)
+# It starts virtlogd/libvirtd if they are not running, installs the hook
+# (qemu.d/vspan-test), and restores the machine afterwards: domains,
+# bridge, namespace, sink taps, hook file, daemons it started (by PID).
+set -u
+BUILD=$1 SRC=$2
+VIRSH="virsh -q -c qemu:///system"
+T=$(mktemp -d /tmp/vspan-libvirt.XXXXXX)
+HOOK=/etc/libvirt/hooks/qemu.d/vspan-test
+BR=br-vspt
+SINK=vspt-sink0
+PEER=vspt-peer
+export VSPAN_SOCKET=$T/vspand.sock
+pass=0 fail=0 started_libvirtd=0 started_virtlogd=0 vspand_pid="" capture_pid="" dump_pid=""
+
+ok()   { pass=$((pass + 1)); echo "ok - $*"; }
+bad()  { fail=$((fail + 1)); echo "not ok - $*"; }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+log()  { echo "# $*"; }
+finish() { echo "$pass passed, $fail failed"; [ "$fail" -eq 0 ]; exit $?; }
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "1..0 # SKIP the libvirt tier needs root"
+    exit 77
+fi
+for b in virsh /usr/sbin/libvirtd /usr/sbin/virtlogd qemu-system-x86_64 tcpdump; do
+    command -v "$b" >/dev/null || { bad "$b is installed (tests/setup-deps installs it)"; finish; }
+done
+
+libvirtd_pid() { cat /run/libvirtd.pid 2>/dev/null; }
+wait_libvirt() { for _ in $(seq 100); do $VIRSH uri >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
+start_libvirtd() { /usr/sbin/libvirtd -d && wait_libvirt; }
+
+cleanup() {
+    set +e
+    for d in $($VIRSH list --all --name 2>/dev/null | grep '^vspt-'); do
+        $VIRSH destroy "$d" >/dev/null 2>&1
+        $VIRSH undefine "$d" >/dev/null 2>&1
+    done
+    [ -n "$capture_pid" ] && kill "$capture_pid" 2>/dev/null
+    [ -n "$dump_pid" ] && kill "$dump_pid" 2>/dev/null
+    [ -n "$vspand_pid" ] && kill "$vspand_pid" 2>/dev/null && sleep 0.2
+    rm -f "$HOOK"
+    if [ "$started_libvirtd" = 1 ]; then
+        kill "$(libvirtd_pid)" 2>/dev/null
+    else
+        kill -HUP "$(libvirtd_pid)" 2>/dev/null    # forget the hook again
+    fi
+    [ "$started_virtlogd" = 1 ] && kill "$(cat /run/virtlogd.pid 2>/dev/null)" 2>/dev/null
+    ip netns del "$PEER" 2>/dev/null
+    ip link del "$BR" 2>/dev/null
+    ip link del "$SINK" 2>/dev/null
+    ip link del vspt-hostveth 2>/dev/null
+    [ -n "${KEEP_LOGS:-}" ] && cp "$T"/*.log "$T"/*.pcap "$KEEP_LOGS"/ 2>/dev/null
+    rm -rf "$T"
+}
+trap cleanup EXIT
+
+# ---- set up ------------------------------------------------------------------
+GUEST=$("$SRC/tests/guest/build-guest") || { bad "the guest image builds"; finish; }
+mkdir -p /run/libvirt /etc/libvirt/hooks/qemu.d
+if ! [ -S /run/libvirt/virtlogd-sock ]; then
+    /usr/sbin/virtlogd -d && started_virtlogd=1
+fi
+printf '#!/bin/sh\nVSPAN_SOCKET=%s VSPAN_CONFIG=%s exec %s "$@"\n' \
+    "$VSPAN_SOCKET" "$T/vspan.xml" "$BUILD/hooks/vspan-hook" >"$HOOK"
+chmod 0755 "$HOOK"
+if [ -z "$(libvirtd_pid)" ] || ! kill -0 "$(libvirtd_pid)" 2>/dev/null; then
+    start_libvirtd || { bad "libvirtd starts"; finish; }
+    started_libvirtd=1
+else
+    kill -HUP "$(libvirtd_pid)"    # libvirtd discovers hooks on SIGHUP
+    sleep 1
+    wait_libvirt
+fi
+
+printf '%s\n' \
+    '<vspan>' \
+    "  <appliance name=\"ids-t\" domain=\"vspt-idst\"><sink type=\"tap\" dev=\"$SINK\"/></appliance>" \
+    '  <appliance name="ids-i" domain="vspt-ids"><sink type="interface" mac="52:54:00:5a:00:01"/></appliance>' \
+    '  <hook on-agent-unavailable="refuse"/>' \
+    '</vspan>' >"$T/vspan.xml"
+
+ip link add "$BR" type bridge && ip link set "$BR" multicast off up
+sysctl -qw "net.ipv6.conf.$BR.disable_ipv6=1"
+ip netns add "$PEER"
+ip link add vspt-hostveth type veth peer name eth0 netns "$PEER"
+ip link set vspt-hostveth master "$BR" up
+ip netns exec "$PEER" sh -c 'sysctl -qw net.ipv6.conf.all.disable_ipv6=1; ip link set lo up; ip addr add 10.201.0.1/24 dev eth0; ip link set eth0 up'
+
+start_vspand() {
+    "$BUILD/agent/vspand" --config "$T/vspan.xml" --state-dir "$T/state" --socket "$VSPAN_SOCKET" >>"$T/vspand.log" 2>&1 &
+    vspand_pid=$!
+    for _ in $(seq 50); do
+        "$BUILD/agent/vspanctl" status >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    return 1
+}
+check "vspand starts" start_vspand
+status_json() { "$BUILD/agent/vspanctl" status --json; }
+
+# domain NAME MAC ANNOTATION RUN [EXTRA_DEVICE_XML]
+domain() {
+    local name=$1 mac=$2 ann=$3 run=$4 extra=${5:-} meta=""
+    [ -n "$ann" ] && meta="<metadata><vspan:domain xmlns:vspan='urn:vspan:domain:1'>$ann</vspan:domain></metadata>"
+    printf '%s\n' \
+        "<domain type='qemu'>" \
+        "  <name>$name</name>" \
+        "  $meta" \
+        "  <memory unit='MiB'>128</memory>" \
+        "  <vcpu>1</vcpu>" \
+        "  <features><acpi/></features>" \
+        "  <os><type arch='x86_64' machine='pc'>hvm</type>" \
+        "    <kernel>$GUEST/vmlinuz</kernel><initrd>$GUEST/initrd.img</initrd>" \
+        "    <cmdline>console=ttyS0 ipv6.disable=1 vspan.run=$run</cmdline></os>" \
+        "  <devices>" \
+        "    <interface type='bridge'><mac address='$mac'/><source bridge='$BR'/><model type='virtio'/><rom enabled='no'/></interface>" \
+        "    $extra" \
+        "    <serial type='file'><source path='$T/$name.log'/><target port='0'/></serial>" \
+        "  </devices>" \
+        "</domain>" >"$T/$name.xml"
+    $VIRSH define "$T/$name.xml" >/dev/null
+}
+tap_of() { $VIRSH domiflist "$1" | awk -v m="$2" '$5 == m {print $1}'; }
+mirred_to() {
+    [ -n "$1" ] || return 0
+    tc filter show dev "$1" "$2" 2>/dev/null | sed -n 's/.*Egress Mirror to device \([^)]*\)).*/\1/p' | tr '\n' ' ' | sed 's/ $//'
+}
+wait_guest_done() {
+    for _ in $(seq 300); do
+        grep -q "vspan-guest: done" "$T/$1.log" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+WEB=52:54:00:77:00:02
+RUN_WEB="ip+link+set+eth0+up%3Bip+addr+add+10.201.0.2/24+dev+eth0%3Barping+-c+3+-I+eth0+10.201.0.1%3Bping+-c+5+10.201.0.1"
+
+# ---- 1 + 2: gapless, both directions, IP and non-IP --------------------------
+log "1. gapless from the first frame; 2. both directions, IP and non-IP"
+# The appliance side of the tap sink exists before any guest: vspan creates
+# the sink when it is first needed, so create it here as vspan would (a
+# persistent tap) and let the capture hold it as the appliance VM would.
+ip tuntap add dev "$SINK" mode tap
+ip link set "$SINK" up
+"$BUILD/tests/tap-capture" "$SINK" "$T/sink.pcap" 2>"$T/capture.err" &
+capture_pid=$!
+tcpdump -i "$BR" -U -w "$T/bridge.pcap" "ether src $WEB or ether dst $WEB" >/dev/null 2>&1 &
+dump_pid=$!
+sleep 1
+domain vspt-web $WEB "<vspan:mirror appliance='ids-t'/>" "$RUN_WEB"
+check "virsh start of a monitored domain succeeds" $VIRSH start vspt-web
+check "the guest ran its traffic" wait_guest_done vspt-web
+cutoff=$(date +%s.%N)   # compare what both captures saw before this instant
+sleep 1
+kill "$dump_pid" "$capture_pid"
+wait "$dump_pid" "$capture_pid" 2>/dev/null
+dump_pid="" capture_pid=""
+# frames (hex, no timestamps) of FILE matching FILTER captured before $cutoff
+frames() {
+    tcpdump -r "$1" -tt -xx "$2" 2>/dev/null |
+        awk -v c="$cutoff" '/^[0-9]+\.[0-9]+ / { keep = ($1 < c); sub(/^[^ ]+ /, "") } keep'
+}
+nframes() { frames "$1" "$2" | grep -c -v '^[[:space:]]*0x'; }
+from_br=$(frames "$T/bridge.pcap" "ether src $WEB")
+from_sink=$(frames "$T/sink.pcap" "ether src $WEB")
+nbr=$(nframes "$T/bridge.pcap" "ether src $WEB")
+nsink=$(nframes "$T/sink.pcap" "ether src $WEB")
+log "guest frames seen on the bridge: $nbr, copies at the sink: $nsink"
+check "the guest sent frames (the bridge saw $nbr)" test "$nbr" -ge 9
+check "every guest frame from the first one arrived at the sink, byte for byte" test "$from_br" = "$from_sink"
+cnt() { nframes "$T/sink.pcap" "$1"; }
+arp_br=$(nframes "$T/bridge.pcap" "arp and ether src $WEB and arp[6:2] = 1")
+check "from-vm ARP requests copied (the bridge saw $arp_br)" \
+    test "$(cnt "arp and ether src $WEB and arp[6:2] = 1")" -eq "$arp_br" -a "$arp_br" -ge 3
+check "to-vm ARP reply copied" test "$(cnt "arp and ether dst $WEB and arp[6:2] = 2")" -ge 1
+check "from-vm ICMP echo requests copied (5)" test "$(cnt "icmp[icmptype] = icmp-echo and ether src $WEB")" -eq 5
+check "to-vm ICMP echo replies copied (5)" test "$(cnt "icmp[icmptype] = icmp-echoreply and ether dst $WEB")" -eq 5
+check "the pings were answered (monitored traffic intact)" grep -q "5 packets received" "$T/vspt-web.log"
+
+# ---- 3: appliance restarts ---------------------------------------------------
+log "3. appliance restart: interface sink re-pointed, tap sink survives"
+IDS=52:54:00:5a:00:01
+WEB2=52:54:00:77:00:03
+domain vspt-ids $IDS "" "true"
+domain vspt-web2 $WEB2 "<vspan:mirror appliance='ids-i'/>" \
+    "ip+link+set+eth0+up%3Bip+addr+add+10.201.0.3/24+dev+eth0%3Bping+-c+300+10.201.0.1"
+$VIRSH start vspt-ids >/dev/null
+$VIRSH start vspt-web2 >/dev/null
+ids_tap=$(tap_of vspt-ids $IDS)
+web2_tap=$(tap_of vspt-web2 $WEB2)
+for _ in $(seq 30); do [ "$(mirred_to "$web2_tap" ingress)" = "$ids_tap" ] && break; sleep 0.1; done
+check "vspt-web2's mirror points at the appliance's tap $ids_tap" test "$(mirred_to "$web2_tap" ingress)" = "$ids_tap"
+$VIRSH destroy vspt-ids >/dev/null
+$VIRSH start vspt-ids >/dev/null
+new_tap=$(tap_of vspt-ids $IDS)
+for _ in $(seq 30); do [ "$(mirred_to "$web2_tap" ingress)" = "$new_tap" ] && break; sleep 0.1; done
+check "after the appliance restarted the mirror follows to $new_tap (was $ids_tap)" \
+    test "$(mirred_to "$web2_tap" ingress)" = "$new_tap" -a "$new_tap" != "$ids_tap"
+check "copies arrive at the restarted appliance" \
+    timeout 20 tcpdump -i "$new_tap" -c 2 "icmp and ether src $WEB2" >/dev/null 2>&1
+idx_before=$(cat "/sys/class/net/$SINK/ifindex")
+domain vspt-idst 52:54:00:5a:00:02 "" "true" \
+    "<interface type='ethernet'><mac address='52:54:00:5a:00:03'/><target dev='$SINK' managed='no'/><model type='virtio'/></interface>"
+check "an appliance VM attaches to the tap sink" $VIRSH start vspt-idst
+$VIRSH destroy vspt-idst >/dev/null
+check "the tap sink survives the appliance's stop, same ifindex" \
+    test "$(cat "/sys/class/net/$SINK/ifindex" 2>/dev/null)" = "$idx_before"
+web_tap=$(tap_of vspt-web $WEB)
+check "vspt-web still mirrors to the tap sink" test "$(mirred_to "$web_tap" ingress)" = "$SINK"
+
+# ---- 4: hot-plug -------------------------------------------------------------
+log "4. hot-plug"
+HOT=52:54:00:77:00:09
+t0=$(date +%s%N)
+$VIRSH attach-interface vspt-web bridge "$BR" --mac $HOT --model virtio --live >/dev/null
+hot_tap=$(tap_of vspt-web $HOT)
+for _ in $(seq 200); do [ "$(mirred_to "$hot_tap" ingress)" = "$SINK" ] && break; sleep 0.01; done
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+log "hot-plugged $hot_tap mirrored $ms ms after virsh attach-interface was run"
+check "a hot-plugged interface is mirrored within 1 s ($ms ms)" \
+    test "$(mirred_to "$hot_tap" ingress)" = "$SINK" -a "$ms" -le 1000
+$VIRSH detach-interface vspt-web bridge --mac $HOT --live >/dev/null
+for _ in $(seq 50); do status_json | grep -q "$HOT" || break; sleep 0.1; done
+check "hot-unplug drops its mirror from vspan's state" sh -c "! '$BUILD/agent/vspanctl' status --json | grep -q '$HOT'"
+
+# ---- 5: restarts -------------------------------------------------------------
+log "5. libvirtd restart; vspand kill -9"
+snap() {
+    for t in "$(tap_of vspt-web $WEB)" "$(tap_of vspt-web2 $WEB2)"; do
+        [ -n "$t" ] && tc filter show dev "$t" ingress && tc filter show dev "$t" egress
+    done | grep -v -E 'index|^$'
+}
+before=$(snap)
+kill "$(libvirtd_pid)"
+sleep 1
+start_libvirtd
+sleep 2
+check "mirrors intact after a libvirtd restart" test "$(snap)" = "$before"
+check "vspand reconnected to libvirt" sh -c "'$BUILD/agent/vspanctl' status --json | grep -q '\"reconnects\":[1-9]'"
+kill -9 "$vspand_pid"
+wait "$vspand_pid" 2>/dev/null
+start_vspand
+sleep 1.5
+check "after vspand kill -9 and restart: the same filters, none duplicated" test "$(snap)" = "$before"
+check "one vspan filter per hook on vspt-web's tap" test "$(tc filter show dev "$web_tap" ingress | grep -c mirred)" -eq 1
+check "status lists vspt-web's mirror after the restart" \
+    sh -c "'$BUILD/agent/vspanctl' status --json | grep -q '\"domain\":\"vspt-web\",\"uuid\":\"[^\"]*\",\"mac\":\"$WEB\"'"
+
+# ---- 6: refusals and vspand down ---------------------------------------------
+log "6. bad annotation; vspand down"
+domain vspt-bad 52:54:00:77:00:04 "<vspan:mirror appliance='nope'/>" "true"
+err=$($VIRSH start vspt-bad 2>&1)
+rc=$?
+# (the line is that of the XML libvirt hands the hook)
+want=": <vspan:mirror appliance=\"nope\">: no appliance named 'nope' in $T/vspan.xml (known: ids-t, ids-i); fix the name or ask the host admin to define it"
+check "virsh start of a domain naming an unknown appliance fails" test "$rc" -ne 0
+case $err in
+*"unexpected exit status 1: vspan: domain 'vspt-bad' line "[0-9]*"$want") ok "virsh's error ends with vspan's one line" ;;
+*) bad "virsh's error ends with vspan's one line: $err" ;;
+esac
+check "the refused domain is not running" sh -c "! $VIRSH domstate vspt-bad | grep -q running"
+kill "$vspand_pid"
+wait "$vspand_pid" 2>/dev/null
+vspand_pid=""
+domain vspt-plain 52:54:00:77:00:05 "" "true"
+check "an unannotated domain starts while vspand is stopped" $VIRSH start vspt-plain
+$VIRSH destroy vspt-web2 >/dev/null
+err=$($VIRSH start vspt-web2 2>&1)
+rc=$?
+check "a monitored domain is refused while vspand is stopped" test "$rc" -ne 0
+case $err in
+*"vspan: vspand is not running"*"and domain 'vspt-web2' needs it; start vspand or set <hook on-agent-unavailable=\"allow\"/> in $T/vspan.xml") ok "the refusal says what to do" ;;
+*) bad "the refusal says what to do: $err" ;;
+esac
+start_vspand
+
+# ---- 7: cycles ---------------------------------------------------------------
+log "7. 20 start/destroy cycles"
+CYC=52:54:00:77:00:06
+domain vspt-cyc $CYC "<vspan:mirror appliance='ids-t'/>" "true"
+cyc_ok=1
+for i in $(seq 20); do
+    $VIRSH start vspt-cyc >/dev/null || { cyc_ok=0; log "cycle $i: start failed"; break; }
+    t=$(tap_of vspt-cyc $CYC)
+    [ "$(mirred_to "$t" ingress)" = "$SINK" ] || { cyc_ok=0; log "cycle $i: $t not mirrored"; }
+    $VIRSH destroy vspt-cyc >/dev/null
+done
+check "20 cycles: every start mirrored" test "$cyc_ok" = 1
+sleep 0.5
+check "no vspan state left for vspt-cyc" sh -c "! '$BUILD/agent/vspanctl' status --json | grep -q vspt-cyc"
+running_taps=$(for d in $($VIRSH list --name); do $VIRSH domiflist "$d" | awk '{print $1}'; done | grep '^vnet' | sort)
+host_taps=$(ip -o link show type tun | awk -F': ' '{print $2}' | grep '^vnet' | sort)
+check "no taps left behind (host vnet taps = running domains' taps)" test "$host_taps" = "$running_taps"
+
+finish
