@@ -80,6 +80,22 @@ vspan_agent_count_reconnect(VspanAgent *agent)
     agent->reconnects++;
 }
 
+void
+vspan_agent_ensure_sinks(VspanAgent *agent)
+{
+    /* An appliance attaches to its tap sink as <target dev managed='no'>,
+     * which libvirt requires to exist: create vspan's own sinks up front. */
+    for (guint i = 0; i < agent->config->appliances->len; i++) {
+        const VspanAppliance *a = agent->config->appliances->pdata[i];
+        g_autoptr(GError) error = NULL;
+
+        if (a->sink.type != VSPAN_SINK_TAP && a->sink.type != VSPAN_SINK_VXLAN)
+            continue;
+        if (!agent->backend->klass->sink_ensure(agent->backend, a, a->sink.dev, &error))
+            g_warning("appliance '%s': %s", a->name, error->message);
+    }
+}
+
 gboolean
 vspan_agent_reload_config(VspanAgent *agent, GError **error)
 {
@@ -90,6 +106,7 @@ vspan_agent_reload_config(VspanAgent *agent, GError **error)
     vspan_config_free(agent->config);
     agent->config = config;
     g_message("reloaded %s", agent->config_path);
+    vspan_agent_ensure_sinks(agent);
     return TRUE;
 }
 

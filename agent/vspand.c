@@ -293,6 +293,7 @@ main(int argc, char **argv)
     g_unix_signal_add(SIGHUP, vspand_on_hup, &d);
 
     /* the kernel first, from vspan's own records; then libvirt's view */
+    vspan_agent_ensure_sinks(d.agent);
     vspan_agent_repair(d.agent);
     if (!g_str_equal(uri, "none"))
         d.libvirt = vspan_libvirt_new(uri, d.agent);

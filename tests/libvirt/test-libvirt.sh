@@ -142,11 +142,9 @@ RUN_WEB="ip+link+set+eth0+up%3Bip+addr+add+10.201.0.2/24+dev+eth0%3Barping+-c+3+
 
 # ---- 1 + 2: gapless, both directions, IP and non-IP --------------------------
 log "1. gapless from the first frame; 2. both directions, IP and non-IP"
-# The appliance side of the tap sink exists before any guest: vspan creates
-# the sink when it is first needed, so create it here as vspan would (a
-# persistent tap) and let the capture hold it as the appliance VM would.
-ip tuntap add dev "$SINK" mode tap
-ip link set "$SINK" up
+# vspand created the tap sink at start-up; the capture holds it as the
+# appliance VM would.
+check "vspand created the tap sink at start-up" test -e "/sys/class/net/$SINK"
 "$BUILD/tests/tap-capture" "$SINK" "$T/sink.pcap" 2>"$T/capture.err" &
 capture_pid=$!
 tcpdump -i "$BR" -U -w "$T/bridge.pcap" "ether src $WEB or ether dst $WEB" >/dev/null 2>&1 &
