@@ -18,8 +18,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "vspan-build-config.h"
-#include "vspan-plan.h"
+#include <dlfcn.h>
+
+#include "vspan-enums.h"
+#include "vspan-hook-fallback.h"
+#include "vspan-limits.h"
 #include "vspan-proto.h"
 
 static char *
@@ -37,40 +40,26 @@ read_stdin(gsize *len)
     return g_string_free(g_steal_pointer(&s), FALSE);
 }
 
-/* vspand is not answering: decide from the XML and the config alone. */
+/* vspand is not answering: load the module that decides from the XML and
+ * the config alone (it sits next to this executable). */
 static int
-without_agent(VspanPhase phase, const char *xml, gsize len, const char *why)
+without_agent(int phase, const char *xml, gsize len, const char *why)
 {
-    const char *config_path = g_getenv("VSPAN_CONFIG");
-    g_autoptr(GError) error = NULL;
-    g_autoptr(VspanConfig) config = NULL;
-    g_autoptr(VspanDomain) dom = NULL;
-    g_autoptr(VspanObserved) obs = vspan_observed_new();
-    g_autoptr(VspanPlan) plan = NULL;
+    g_autofree char *self = g_file_read_link("/proc/self/exe", NULL);
+    g_autofree char *dir = self ? g_path_get_dirname(self) : g_strdup(".");
+    g_autofree char *path = g_build_filename(dir, VSPAN_HOOK_FALLBACK_MODULE, NULL);
+    void *module;
+    VspanHookFallbackFunc fn;
 
     if (phase != VSPAN_PHASE_PREPARE && phase != VSPAN_PHASE_START)
-        return 0;   /* stop, release, reconnect: never fail */
-    if (!config_path || !*config_path)
-        config_path = VSPAN_DEFAULT_CONFIG;
-    config = g_file_test(config_path, G_FILE_TEST_EXISTS) ? vspan_config_load(config_path, &error)
-                                                          : vspan_config_new_empty(config_path);
-    if (config)
-        dom = vspan_domain_parse(xml, len, "domain XML", &error);
-    if (dom) {
-        plan = vspan_plan_build(VSPAN_PHASE_PREPARE, dom, config, obs);
-        if (!plan->needs_agent)
-            return 0;   /* nothing for vspan to do: start as usual */
-        if (config->on_agent_unavailable == VSPAN_AGENT_UNAVAILABLE_ALLOW) {
-            fprintf(stderr, "vspan: %s; domain '%s' starts unmonitored (on-agent-unavailable=\"allow\")\n",
-                    why, dom->name);
-            return 0;
-        }
-        fprintf(stderr, "vspan: %s, and domain '%s' needs it; start vspand or set <hook on-agent-unavailable=\"allow\"/> in %s\n",
-                why, dom->name, config_path);
+        return 0;
+    module = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    fn = module ? (VspanHookFallbackFunc)dlsym(module, VSPAN_HOOK_FALLBACK_SYMBOL) : NULL;
+    if (!fn) {
+        fprintf(stderr, "vspan: %s, and %s cannot be loaded (%s); reinstall vspan\n", why, path, dlerror());
         return 1;
     }
-    fprintf(stderr, "vspan: %s, and the domain cannot be checked without it: %s\n", why, error->message);
-    return 1;
+    return fn(phase, xml, len, why);
 }
 
 int
@@ -95,7 +84,7 @@ main(int argc, char **argv)
     if (phase < 0 || phase == VSPAN_PHASE_MIGRATE || phase == VSPAN_PHASE_RESTORE)
         return 0;
     if (len > VSPAN_XML_MAX_BYTES) {
-        fprintf(stderr, "vspan: the domain XML is larger than %u bytes\n", VSPAN_XML_MAX_BYTES);
+        fprintf(stderr, "vspan: the domain XML is larger than %u bytes\n", (unsigned)VSPAN_XML_MAX_BYTES);
         return phase == VSPAN_PHASE_PREPARE || phase == VSPAN_PHASE_START ? 1 : 0;
     }
     {

@@ -13,8 +13,6 @@
 
 #include "vspan-xml.h"
 
-G_DEFINE_QUARK(vspan-error-quark, vspan_error)
-
 extern GResource *vspan_schemas_get_resource(void);
 
 /* libxml2 reports errors through a global callback; collect the first one

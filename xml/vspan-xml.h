@@ -7,14 +7,12 @@
 #include <libxml/xpath.h>
 
 #include "vspan-error.h"
+#include "vspan-limits.h"
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlDoc, xmlFreeDoc)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlXPathContext, xmlXPathFreeContext)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlXPathObject, xmlXPathFreeObject)
 
-/* Domain XML is tens of KiB; 10,000 interfaces are ~3 MiB.  Anything beyond
- * this is not a domain or a config and is refused before parsing. */
-#define VSPAN_XML_MAX_BYTES (16u * 1024u * 1024u)
 
 #define VSPAN_DOMAIN_NS "urn:vspan:domain:1"
 
