@@ -2,6 +2,8 @@
 #define G_LOG_DOMAIN "vspan-state"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <glib/gstdio.h>
 
 #include "vspan-error.h"
@@ -31,8 +33,15 @@ vspan_state_load(const char *dir, GError **error)
     if (!g_key_file_load_from_file(kf, st->path, G_KEY_FILE_NONE, &local)) {
         if (g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
             return g_steal_pointer(&st);
+        if (local->domain == G_KEY_FILE_ERROR) {
+            /* Only a power loss between write and rename can leave a torn
+             * file: everything in it is rebuilt from libvirt and the kernel. */
+            g_warning("state file '%s' is unreadable (%s); rebuilding from libvirt and the kernel",
+                      st->path, local->message);
+            return g_steal_pointer(&st);
+        }
         g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_IO,
-                    "Cannot read the state file '%s': %s; move it away to start from libvirt and the kernel",
+                    "Cannot read the state file '%s': %s; fix its permissions or move it away",
                     st->path, local->message);
         return NULL;
     }
@@ -54,6 +63,45 @@ vspan_state_load(const char *dir, GError **error)
         }
     }
     return g_steal_pointer(&st);
+}
+
+/* Write to a temporary file beside @path and rename it over @path: a crash
+ * (or a full disk) leaves the old file or the new one, never half of one.
+ * No fsync: this runs on every VM start, and the content can be rebuilt. */
+static gboolean
+vspan_state_write_atomic(const char *path, const char *data, gsize len, GError **error)
+{
+    g_autofree char *tmp = g_strconcat(path, ".XXXXXX", NULL);
+    int saved = 0;
+    gsize done = 0;
+    int fd = g_mkstemp_full(tmp, O_WRONLY | O_CLOEXEC, 0600);
+
+    if (fd < 0) {
+        saved = errno;
+        goto fail;
+    }
+    while (done < len) {
+        ssize_t n = write(fd, data + done, len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            saved = errno;
+            break;
+        }
+        done += n;
+    }
+    if (close(fd) < 0 && !saved)
+        saved = errno;
+    if (!saved && rename(tmp, path) < 0)
+        saved = errno;
+    if (!saved)
+        return TRUE;
+    g_unlink(tmp);
+fail:
+    g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_IO,
+                "Cannot write the state file '%s': %s; the previous state is kept",
+                path, g_strerror(saved));
+    return FALSE;
 }
 
 gboolean
@@ -82,14 +130,7 @@ vspan_state_save(VspanState *st, GError **error)
         g_key_file_set_string(kf, "appliance-ports", k, v);
 
     data = g_key_file_to_data(kf, &len, NULL);
-    /* g_file_set_contents_full: temporary file, fsync, rename. */
-    if (!g_file_set_contents_full(st->path, data, len, G_FILE_SET_CONTENTS_CONSISTENT, 0600, &local)) {
-        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_IO,
-                    "Cannot write the state file '%s': %s; the previous state is kept",
-                    st->path, local->message);
-        return FALSE;
-    }
-    return TRUE;
+    return vspan_state_write_atomic(st->path, data, len, error);
 }
 
 void
