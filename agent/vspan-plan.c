@@ -15,17 +15,6 @@ VSPAN_ENUM_IMPL(VspanOpType, op_type, VSPAN_OP_LAST,
                 "sink-ensure", "qdisc-ensure", "mirror-set", "mirror-del",
                 "mirror-forget", "vf-set", "vf-reset")
 
-void
-vspan_vf_settings_init_default(VspanVfSettings *s)
-{
-    *s = (VspanVfSettings){
-        .proto = VSPAN_VLAN_PROTO_8021Q,
-        .trust = VSPAN_SWITCH_OFF,
-        .spoofchk = VSPAN_SWITCH_ON,
-        .link_state = VSPAN_LINK_STATE_AUTO,
-    };
-}
-
 static void
 vspan_op_free(VspanOp *op)
 {
@@ -455,20 +444,19 @@ vspan_planner_vf_settings(VspanPlanner *p, const VspanVfReq *req, const VspanIfa
         libvirt_vlan = g_array_index(iface->vlan_tags, guint, 0);
     }
     if (req) {
-        if (req->has_vlan && has_libvirt_vlan && req->vlan != libvirt_vlan) {
+        if (req->has_vlan && has_libvirt_vlan && req->set.vlan != libvirt_vlan) {
             vspan_plan_error(p->plan,
                              "%s: vlan %u conflicts with the interface's <vlan><tag id='%u'/>; set the VLAN in one place",
-                             req->where, req->vlan, libvirt_vlan);
+                             req->where, req->set.vlan, libvirt_vlan);
             return;
         }
-        s->vlan = req->has_vlan ? req->vlan : libvirt_vlan;
-        s->qos = req->qos;
-        s->proto = req->proto;
-        s->trust = req->trust;
-        s->spoofchk = req->spoofchk;
-        s->link_state = req->link_state;
-        s->min_tx_rate = req->min_tx_rate;
-        s->max_tx_rate = req->max_tx_rate;
+        char mac[18];
+
+        /* the request's fields, the interface's MAC */
+        g_strlcpy(mac, s->mac, sizeof(mac));
+        *s = req->set;
+        g_strlcpy(s->mac, mac, sizeof(s->mac));
+        s->vlan = req->has_vlan ? req->set.vlan : libvirt_vlan;
         if (s->vlan == 0 && s->qos != 0) {
             vspan_plan_error(p->plan, "%s: qos %u needs a VLAN; add vlan=\"1-4095\" or drop qos",
                              where, s->qos);

@@ -30,22 +30,6 @@ typedef enum {
 } VspanOpType;
 VSPAN_ENUM_DECL(VspanOpType, op_type);
 
-/* Every field of a VF that vspan owns; no "unset": unrequested means default. */
-typedef struct {
-    char mac[18];               /* "" leaves the MAC as libvirt set it */
-    guint vlan;
-    guint qos;
-    VspanVlanProto proto;
-    VspanSwitch trust;
-    VspanSwitch spoofchk;
-    VspanLinkState link_state;
-    guint min_tx_rate;
-    guint max_tx_rate;
-} VspanVfSettings;
-
-/* trust off, spoofchk on, link auto, no VLAN, no rate limits */
-void vspan_vf_settings_init_default(VspanVfSettings *s);
-
 typedef struct {
     VspanOpType type;
     char *dev;                  /* tap, sink device or PF */

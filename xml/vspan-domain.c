@@ -244,6 +244,17 @@ vspan_annotation_parse_mirror(VspanDomain *dom, const xmlNode *node, GError **er
     return TRUE;
 }
 
+void
+vspan_vf_settings_init_default(VspanVfSettings *s)
+{
+    *s = (VspanVfSettings){
+        .proto = VSPAN_VLAN_PROTO_8021Q,
+        .trust = VSPAN_SWITCH_OFF,
+        .spoofchk = VSPAN_SWITCH_ON,
+        .link_state = VSPAN_LINK_STATE_AUTO,
+    };
+}
+
 static gboolean
 vspan_annotation_parse_vf(VspanDomain *dom, const xmlNode *node, GError **error)
 {
@@ -260,25 +271,25 @@ vspan_annotation_parse_vf(VspanDomain *dom, const xmlNode *node, GError **error)
     if (!vspan_xml_check_attrs(node, attrs, v->where, error) ||
         !vspan_xml_check_children(node, (const char *const[]){ NULL }, v->where, error) ||
         !vspan_annotation_target(node, v->mac, &v->alias, TRUE, v->where, error) ||
-        !vspan_xml_prop_uint(node, "vlan", 0, 4095, &v->vlan, &v->has_vlan, v->where, error) ||
-        !vspan_xml_prop_uint(node, "qos", 0, 7, &v->qos, &v->has_qos, v->where, error) ||
+        !vspan_xml_prop_uint(node, "vlan", 0, 4095, &v->set.vlan, &v->has_vlan, v->where, error) ||
+        !vspan_xml_prop_uint(node, "qos", 0, 7, &v->set.qos, &v->has_qos, v->where, error) ||
         !vspan_xml_prop_enum(node, "vlan-proto", vspan_vlan_proto_from_string, proto_values,
                              &proto, &v->has_proto, v->where, error) ||
         !vspan_xml_prop_enum(node, "trust", vspan_switch_from_string, switch_values,
-                             &trust, &v->has_trust, v->where, error) ||
+                             &trust, NULL, v->where, error) ||
         !vspan_xml_prop_enum(node, "spoofchk", vspan_switch_from_string, switch_values,
-                             &spoofchk, &v->has_spoofchk, v->where, error) ||
+                             &spoofchk, NULL, v->where, error) ||
         !vspan_xml_prop_enum(node, "link-state", vspan_link_state_from_string, link_values,
-                             &link, &v->has_link_state, v->where, error) ||
-        !vspan_xml_prop_uint(node, "min-tx-rate", 0, G_MAXUINT32, &v->min_tx_rate, &v->has_min_tx,
+                             &link, NULL, v->where, error) ||
+        !vspan_xml_prop_uint(node, "min-tx-rate", 0, G_MAXUINT32, &v->set.min_tx_rate, NULL,
                              v->where, error) ||
-        !vspan_xml_prop_uint(node, "max-tx-rate", 0, G_MAXUINT32, &v->max_tx_rate, &v->has_max_tx,
+        !vspan_xml_prop_uint(node, "max-tx-rate", 0, G_MAXUINT32, &v->set.max_tx_rate, NULL,
                              v->where, error))
         return FALSE;
-    v->proto = proto;
-    v->trust = trust;
-    v->spoofchk = spoofchk;
-    v->link_state = link;
+    v->set.proto = proto;
+    v->set.trust = trust;
+    v->set.spoofchk = spoofchk;
+    v->set.link_state = link;
     return TRUE;
 }
 

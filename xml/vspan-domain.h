@@ -39,21 +39,30 @@ typedef struct {
     char *where;            /* message prefix naming the element */
 } VspanMirrorReq;
 
-/* <vspan:vf>; has_* says which attributes were given. */
+/* Every field of a VF that vspan owns; no "unset": unrequested means default. */
 typedef struct {
-    char mac[18];
-    char *alias;
-    char *where;
-    gboolean has_vlan, has_qos, has_proto, has_trust, has_spoofchk, has_link_state,
-             has_min_tx, has_max_tx;
+    char mac[18];               /* "" leaves the MAC as libvirt set it */
     guint vlan;
     guint qos;
     VspanVlanProto proto;
     VspanSwitch trust;
     VspanSwitch spoofchk;
     VspanLinkState link_state;
-    guint min_tx_rate;      /* Mbit/s */
+    guint min_tx_rate;          /* Mbit/s */
     guint max_tx_rate;
+} VspanVfSettings;
+
+/* trust off, spoofchk on, link auto, no VLAN, no rate limits */
+void vspan_vf_settings_init_default(VspanVfSettings *s);
+
+/* <vspan:vf>: the settings asked for (defaults where not given); has_*
+ * says which attributes were written. */
+typedef struct {
+    char mac[18];               /* which interface (or alias) */
+    char *alias;
+    char *where;
+    gboolean has_vlan, has_qos, has_proto;
+    VspanVfSettings set;
 } VspanVfReq;
 
 typedef struct {
