@@ -189,8 +189,13 @@ vspan_proto_call(const char *path, GVariant *request, int timeout_ms, GError **e
         int saved = errno;
         if (fd >= 0)
             close(fd);
-        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_UNAVAILABLE,
-                    "vspand is not running (%s: %s)", path, g_strerror(saved));
+        if (saved == ENOENT || saved == ECONNREFUSED)
+            g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_UNAVAILABLE,
+                        "vspand is not running (%s: %s)", path, g_strerror(saved));
+        else
+            g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_UNAVAILABLE,
+                        "cannot reach vspand (%s: %s)%s", path, g_strerror(saved),
+                        saved == EACCES ? "; its socket is root's only" : "");
         return NULL;
     }
     if (!vspan_proto_write_all(fd, data, len, deadline, &local) ||

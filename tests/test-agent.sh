@@ -1,0 +1,79 @@
+#!/bin/bash
+# vspand's control socket and lifecycle (root; runs in its own network and
+# mount namespace): 0600 and peer credentials, malformed and oversized
+# messages refused without harm, SIGTERM leaves the mirrors in place.
+# Usage: test-agent.sh BUILD_DIR
+set -u
+BUILD=$1
+if [ "$(id -u)" -ne 0 ]; then echo "1..0 # SKIP needs root"; exit 77; fi
+if [ -z "${VSPAN_IN_NS:-}" ]; then
+    VSPAN_IN_NS=1 exec unshare --net --mount --propagation private "$0" "$@"
+fi
+mount -t sysfs sysfs /sys
+ip link set lo up
+T=$(mktemp -d)
+chmod 0755 "$T"
+pid=""
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$T"' EXIT
+pass=0 fail=0
+ok()  { pass=$((pass + 1)); echo "ok - $*"; }
+bad() { fail=$((fail + 1)); echo "not ok - $*"; }
+check() { local w=$1; shift; if "$@"; then ok "$w"; else bad "$w"; fi; }
+export VSPAN_SOCKET=$T/run/vspand.sock
+CTL=$BUILD/agent/vspanctl
+
+printf '%s\n' '<vspan><appliance name="ids" domain="ids"><sink type="tap" dev="vspan-at0"/></appliance></vspan>' >"$T/vspan.xml"
+"$BUILD/agent/vspand" --config "$T/vspan.xml" --state-dir "$T/state" --socket "$VSPAN_SOCKET" --libvirt-uri none >"$T/log" 2>&1 &
+pid=$!
+for _ in $(seq 50); do "$CTL" status >/dev/null 2>&1 && break; sleep 0.1; done
+
+check "the control socket is 0600" test "$(stat -c %a "$VSPAN_SOCKET")" = 600
+check "the state file is 0600" sh -c "'$CTL' reconcile >/dev/null && test \"\$(stat -c %a '$T/state/state.ini')\" = 600"
+check "vspand created the tap sink at start, persistent (IFF_TAP|IFF_NO_PI|IFF_PERSIST)" test "$(cat /sys/class/net/vspan-at0/tun_flags 2>/dev/null)" = "0x1802"
+out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" status 2>&1)
+check "a non-root user cannot reach the socket" test "$out" = "vspanctl: cannot reach vspand ($VSPAN_SOCKET: Permission denied); its socket is root's only"
+chmod 0666 "$VSPAN_SOCKET"
+out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" status 2>&1)
+chmod 0600 "$VSPAN_SOCKET"
+# vspand closes at once: the client sees the close either while sending or while reading
+case $out in "vspanctl: vspand did not answer within 10000 ms ($VSPAN_SOCKET: connection closed"*|\
+             "vspanctl: vspand did not answer within 10000 ms ($VSPAN_SOCKET: send: Broken pipe)") ok "with the file mode opened, the peer check still refuses non-root" ;;
+*) bad "peer check: $out" ;; esac
+check "vspand logged the refused peer" grep -q "refused a control connection from uid 65534" "$T/log"
+
+# raw frames: python speaks to the socket
+send() { python3 -c '
+import socket, struct, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.settimeout(5)
+body = bytes.fromhex(sys.argv[2]); n = int(sys.argv[3])
+s.sendall(struct.pack(">I", n) + body)
+try:
+    data = s.recv(65536)
+except socket.timeout:
+    data = b"TIMEOUT"
+print(data[4:].decode("utf-8", "replace").replace(chr(0), ""))
+' "$VSPAN_SOCKET" "$1" "$2"; }
+out=$(send "deadbeefcafe" 6)
+case $out in *"malformed message: not a (sa{ss}) value"*) ok "a malformed message is refused with a reason" ;; *) bad "malformed: $out" ;; esac
+out=$(send "" 4294967295)
+case $out in *"message of 4294967295 bytes is over the 20971520-byte limit"*) ok "an oversized message is refused before it is read" ;; *) bad "oversized: $out" ;; esac
+check "vspand still serves after bad messages" sh -c "'$CTL' status >/dev/null"
+
+# a start through the hook path, then SIGTERM
+ip tuntap add dev at0 mode tap
+ip link set at0 up
+xml="<domain><name>web</name><uuid>6f1c1c9e-2c1a-4c55-9d1e-0a3c1d2e3f41</uuid><metadata><vspan:domain xmlns:vspan='urn:vspan:domain:1'><vspan:mirror appliance='ids'/></vspan:domain></metadata><devices><interface type='bridge'><mac address='52:54:00:00:00:01'/><source bridge='br0'/><target dev='at0'/></interface></devices></domain>"
+printf '%s' "$xml" | "$BUILD/hooks/vspan-hook" web start begin -
+check "the start hook mirrored at0" sh -c "tc filter show dev at0 ingress | grep -q 'Mirror to device vspan-at0'"
+before=$(tc filter show dev at0 ingress; tc filter show dev at0 egress)
+kill -TERM "$pid"
+wait "$pid"
+rc=$?
+pid=""
+check "SIGTERM: vspand exits 0" test "$rc" -eq 0
+check "SIGTERM: the socket is removed" test ! -e "$VSPAN_SOCKET"
+check "SIGTERM: the mirrors stay in place" test "$(tc filter show dev at0 ingress; tc filter show dev at0 egress)" = "$before"
+check "the state file records the domain" grep -q "domain 6f1c1c9e-2c1a-4c55-9d1e-0a3c1d2e3f41" "$T/state/state.ini"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
