@@ -6,6 +6,7 @@
 #include "vspan-exec.h"
 #include "vspan-link.h"
 #include "vspan-tc.h"
+#include "vspan-vf.h"
 
 typedef struct {
     VspanBackend parent;
@@ -109,6 +110,12 @@ vspan_linux_mirror_del(VspanBackend *b, const char *dev, VspanHook hook, GError 
            vspan_tc_mirror_del(self->nl, ifindex, dev, &at, hook, error);
 }
 
+static gboolean
+vspan_linux_vf_set(VspanBackend *b, const VspanOp *op, GError **error)
+{
+    return vspan_vf_set(((VspanLinuxBackend *)b)->nl, op->dev, op->vf, &op->vf_settings, error);
+}
+
 static void
 vspan_linux_free(VspanBackend *b)
 {
@@ -124,6 +131,9 @@ static const VspanBackendClass vspan_linux_backend_class = {
     .qdisc_ensure = vspan_linux_qdisc_ensure,
     .mirror_set = vspan_linux_mirror_set,
     .mirror_del = vspan_linux_mirror_del,
+    /* the plan carries the safe defaults for a reset */
+    .vf_set = vspan_linux_vf_set,
+    .vf_reset = vspan_linux_vf_set,
     .free = vspan_linux_free,
 };
 

@@ -1,0 +1,22 @@
+#!/bin/bash
+# The nested tier: Debian's kernel with netdevsim, booted under QEMU (TCG),
+# runs tests/test-nested.c; its TAP output comes back on the serial console.
+# Usage: run-nested.sh BUILD_DIR SOURCE_DIR   (root: installs and caches)
+set -u
+BUILD=$1 SRC=$2
+if [ "$(id -u)" -ne 0 ]; then echo "1..0 # SKIP the nested tier installs kernel headers: needs root"; exit 77; fi
+command -v qemu-system-x86_64 >/dev/null || { echo "not ok - qemu-system-x86_64 is installed"; exit 1; }
+dir=$("$SRC/tests/nested/build-nested" "$BUILD/tests/test-nested") || { echo "not ok - the nested image builds"; exit 1; }
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+timeout 600 qemu-system-x86_64 -accel tcg -m 768 -nographic -nic none -no-reboot \
+    -kernel "$dir/vmlinuz" -initrd "$dir/initrd.img" -append "console=ttyS0 panic=-1 quiet" >"$log" 2>&1
+rc=$?
+# the guest's TAP lines, as they came
+grep -a -E '^(ok |not ok |# |1\.\.|Bail out|nested: )' "$log" | tr -d '\r'
+if [ "$rc" -ne 0 ]; then echo "not ok - qemu exited with $rc"; tail -n 30 "$log"; exit 1; fi
+passed=$(grep -a -c '^ok ' "$log")
+failed=$(grep -a -c '^not ok ' "$log")
+grep -a -q '^nested: exit 0' "$log" || failed=$((failed + 1))
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -ge 5 ]
