@@ -2,11 +2,13 @@
 #define G_LOG_DOMAIN "vspand"
 
 #include <net/if.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "vspan-agent.h"
 #include "vspan-json.h"
 #include "vspan-link.h"
+#include "vspan-sysfs.h"
 #include "vspan-tc.h"
 
 struct VspanAgent {
@@ -145,7 +147,120 @@ vspan_agent_observe(VspanAgent *agent, const VspanDomain *dom)
     g_hash_table_iter_init(&it, agent->state->appliance_ports);
     while (g_hash_table_iter_next(&it, &k, &v))
         g_hash_table_replace(obs->appliance_ports, g_strdup(k), g_strdup(v));
+
+    /* SR-IOV: the domain's PCI devices resolved through sysfs */
+    obs->vf_map_known = TRUE;
+    for (guint i = 0; i < dom->ifaces->len + dom->hostdevs->len; i++) {
+        const VspanPciAddr *pci = NULL;
+        g_autofree char *pf = NULL;
+        guint vf;
+
+        if (i < dom->ifaces->len) {
+            const VspanIface *iface = dom->ifaces->pdata[i];
+            if (iface->has_pci)
+                pci = &iface->pci;
+        } else {
+            pci = &((const VspanHostdev *)dom->hostdevs->pdata[i - dom->ifaces->len])->pci;
+        }
+        if (pci && !vspan_observed_find_vf(obs, pci) &&
+            vspan_sysfs_vf_lookup(vspan_sysfs_root(), pci, &pf, &vf))
+            vspan_observed_add_vf(obs, pci, pf, vf);
+    }
+    g_hash_table_iter_init(&it, agent->state->leases);
+    while (g_hash_table_iter_next(&it, NULL, &v)) {
+        const VspanLease *l = v;
+        vspan_observed_add_lease(obs, l->pf, l->vf, l->uuid);
+    }
+    for (guint i = 0; i < agent->config->pools->len; i++) {
+        const VspanPool *pool = agent->config->pools->pdata[i];
+        gint total = 0;
+        gboolean known = TRUE;
+
+        for (guint j = 0; j < pool->pfs->len && known; j++) {
+            const VspanPoolPf *ppf = pool->pfs->pdata[j];
+            int numvfs = vspan_sysfs_numvfs(vspan_sysfs_root(), ppf->dev);
+            if (numvfs < 0)
+                known = FALSE;
+            for (int vf = 0; vf < numvfs; vf++)
+                total += vspan_range_set_contains(ppf->vfs, vf);
+        }
+        g_hash_table_iter_init(&it, agent->state->leases);
+        while (known && g_hash_table_iter_next(&it, NULL, &v)) {
+            const VspanLease *l = v;
+            if (vspan_config_find_pool_by_vf(agent->config, l->pf, l->vf) == pool)
+                total--;
+        }
+        if (known)
+            vspan_observed_set_pool_free(obs, pool->name, MAX(total, 0));
+    }
     return obs;
+}
+
+/* Reset VF @vf of @pf to the safe defaults and forget its lease. */
+static void
+vspan_agent_reset_vf(VspanAgent *agent, const char *pf, guint vf, const char *why)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *key = vspan_lease_key(pf, vf);
+    VspanOp op = { .type = VSPAN_OP_VF_RESET, .dev = (char *)pf, .vf = vf };
+
+    vspan_vf_settings_init_default(&op.vf_settings);
+    if (!agent->backend->klass->vf_reset(agent->backend, &op, &error))
+        g_warning("cannot reset VF %u of '%s' (%s): %s", vf, pf, why, error->message);
+    else
+        g_message("reset VF %u of '%s' to safe defaults (%s)", vf, pf, why);
+    g_hash_table_remove(agent->state->leases, key);
+}
+
+/* Drop the resets of VFs that another domain holds by now. */
+static void
+vspan_agent_filter_resets(VspanAgent *agent, VspanPlan *plan, const VspanDomain *dom)
+{
+    for (guint i = 0; i < plan->ops->len;) {
+        const VspanOp *op = plan->ops->pdata[i];
+        g_autofree char *key = op->type == VSPAN_OP_VF_RESET ? vspan_lease_key(op->dev, op->vf) : NULL;
+        const VspanLease *l = key ? g_hash_table_lookup(agent->state->leases, key) : NULL;
+
+        if (l && !g_str_equal(l->uuid, dom->uuid)) {
+            g_message("VF %u of '%s' belongs to domain '%s' now (lease %" G_GUINT64_FORMAT "); not resetting it for '%s'",
+                      op->vf, op->dev, l->name, l->generation, dom->name);
+            g_ptr_array_remove_index(plan->ops, i);
+            continue;
+        }
+        i++;
+    }
+}
+
+static void
+vspan_agent_record_leases(VspanAgent *agent, const VspanPlan *plan, const VspanDomain *dom)
+{
+    for (guint i = 0; i < plan->ops->len; i++) {
+        const VspanOp *op = plan->ops->pdata[i];
+        if (op->type == VSPAN_OP_VF_SET)
+            vspan_state_lease(agent->state, op->dev, op->vf, dom->uuid, dom->name);
+    }
+}
+
+static void
+vspan_agent_drop_leases(VspanAgent *agent, const char *uuid, gboolean reset)
+{
+    g_autoptr(GPtrArray) mine = g_ptr_array_new_with_free_func(g_free);
+    GHashTableIter it;
+    gpointer v;
+
+    g_hash_table_iter_init(&it, agent->state->leases);
+    while (g_hash_table_iter_next(&it, NULL, &v)) {
+        const VspanLease *l = v;
+        if (g_str_equal(l->uuid, uuid))
+            g_ptr_array_add(mine, g_strdup_printf("%s/%u", l->pf, l->vf));
+    }
+    for (guint i = 0; i < mine->len; i++) {
+        g_auto(GStrv) parts = g_strsplit(mine->pdata[i], "/", 2);
+        if (reset)
+            vspan_agent_reset_vf(agent, parts[0], (guint)atoi(parts[1]), "its domain is gone");
+        else
+            g_hash_table_remove(agent->state->leases, mine->pdata[i]);
+    }
 }
 
 /* Plan @phase for @dom against the kernel as it is, and apply it. */
@@ -318,6 +433,7 @@ vspan_agent_hook(VspanAgent *agent, const char *phase_str, const char *sub, cons
             return 0;   /* a failing reconnect hook would kill the VM */
         }
         vspan_agent_record(agent, dom, xml, plan);
+        vspan_agent_record_leases(agent, plan, dom);
         if (vspan_agent_update_appliance_ports(agent, dom, TRUE))
             vspan_agent_schedule_repair(agent);
         vspan_agent_save(agent);
@@ -332,10 +448,13 @@ vspan_agent_hook(VspanAgent *agent, const char *phase_str, const char *sub, cons
 
         g_hash_table_remove(agent->starting, dom->uuid);
         plan = vspan_plan_build(phase, dom, agent->config, obs);
+        vspan_agent_filter_resets(agent, plan, dom);
         if (!vspan_exec_apply(agent->backend, plan, &e2))
             g_message("%s of domain '%s': %s", phase_str, dom->name, e2->message);
-        if (*dom->uuid)
+        if (*dom->uuid) {
             vspan_agent_forget(agent, dom->uuid);
+            vspan_agent_drop_leases(agent, dom->uuid, FALSE);
+        }
         if (vspan_agent_update_appliance_ports(agent, dom, FALSE))
             vspan_agent_schedule_repair(agent);
         vspan_agent_save(agent);
@@ -390,6 +509,21 @@ vspan_agent_sync(VspanAgent *agent, GPtrArray *xmls)
     for (guint i = 0; i < gone->len; i++) {
         g_message("domain %s is no longer running; dropping its mirror state", (char *)gone->pdata[i]);
         vspan_agent_forget(agent, gone->pdata[i]);
+    }
+    /* leases of domains that stopped while vspand was away */
+    {
+        g_autoptr(GPtrArray) stale = g_ptr_array_new_with_free_func(g_free);
+        gpointer v;
+
+        g_hash_table_iter_init(&it, agent->state->leases);
+        while (g_hash_table_iter_next(&it, NULL, &v)) {
+            const VspanLease *l = v;
+            if (!g_hash_table_contains(live, l->uuid) && !g_hash_table_contains(agent->starting, l->uuid) &&
+                !g_ptr_array_find_with_equal_func(stale, l->uuid, g_str_equal, NULL))
+                g_ptr_array_add(stale, g_strdup(l->uuid));
+        }
+        for (guint i = 0; i < stale->len; i++)
+            vspan_agent_drop_leases(agent, stale->pdata[i], TRUE);
     }
     vspan_agent_save(agent);
 }
@@ -587,6 +721,30 @@ vspan_agent_status(VspanAgent *agent, char **text_out)
     }
     vspan_json_end_array(&j);
     vspan_json_begin_array(&j, "vf_leases");
+    {
+        GHashTableIter it;
+        gpointer v;
+        guint n = 0;
+
+        g_hash_table_iter_init(&it, agent->state->leases);
+        while (g_hash_table_iter_next(&it, NULL, &v)) {
+            const VspanLease *l = v;
+            const VspanPool *pool = vspan_config_find_pool_by_vf(agent->config, l->pf, l->vf);
+
+            vspan_json_begin_object(&j, NULL);
+            vspan_json_string(&j, "pf", l->pf);
+            vspan_json_uint(&j, "vf", l->vf);
+            vspan_json_string(&j, "pool", pool ? pool->name : NULL);
+            vspan_json_string(&j, "domain", l->name);
+            vspan_json_string(&j, "uuid", l->uuid);
+            vspan_json_uint(&j, "generation", l->generation);
+            vspan_json_end_object(&j);
+            if (n++ == 0)
+                g_string_append_printf(text, "VF leases:\n  %-12s %4s %-10s %-14s %s\n", "PF", "VF", "POOL", "DOMAIN", "GENERATION");
+            g_string_append_printf(text, "  %-12s %4u %-10s %-14s %" G_GUINT64_FORMAT "\n", l->pf, l->vf,
+                                   pool ? pool->name : "-", l->name, l->generation);
+        }
+    }
     vspan_json_end_array(&j);
     vspan_json_begin_object(&j, "agent");
     vspan_json_string(&j, "classifier", vspan_classifier_to_string(vspan_linux_backend_classifier(agent->backend)));

@@ -11,6 +11,37 @@
 
 #define VSPAN_STATE_VERSION 1
 
+static void
+vspan_lease_free(VspanLease *l)
+{
+    if (!l)
+        return;
+    g_free(l->pf);
+    g_free(l->uuid);
+    g_free(l->name);
+    g_free(l);
+}
+
+char *
+vspan_lease_key(const char *pf, guint vf)
+{
+    return g_strdup_printf("%s/%u", pf, vf);
+}
+
+const VspanLease *
+vspan_state_lease(VspanState *st, const char *pf, guint vf, const char *uuid, const char *name)
+{
+    VspanLease *l = g_new0(VspanLease, 1);
+
+    l->pf = g_strdup(pf);
+    l->vf = vf;
+    l->uuid = g_strdup(uuid);
+    l->name = g_strdup(name);
+    l->generation = ++st->generation;
+    g_hash_table_replace(st->leases, vspan_lease_key(pf, vf), l);
+    return l;
+}
+
 VspanState *
 vspan_state_load(const char *dir, GError **error)
 {
@@ -23,6 +54,7 @@ vspan_state_load(const char *dir, GError **error)
     st->domains = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     st->created_clsact = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     st->appliance_ports = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    st->leases = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)vspan_lease_free);
 
     if (g_mkdir_with_parents(dir, 0700) < 0) {
         int saved = errno;
@@ -45,9 +77,21 @@ vspan_state_load(const char *dir, GError **error)
                     st->path, local->message);
         return NULL;
     }
+    st->generation = g_key_file_get_uint64(kf, "vspan", "generation", NULL);
     groups = g_key_file_get_groups(kf, NULL);
     for (char **g = groups; *g; g++) {
-        if (g_str_has_prefix(*g, "domain ")) {
+        if (g_str_has_prefix(*g, "lease ")) {
+            VspanLease *l = g_new0(VspanLease, 1);
+            l->pf = g_key_file_get_string(kf, *g, "pf", NULL);
+            l->vf = g_key_file_get_integer(kf, *g, "vf", NULL);
+            l->uuid = g_key_file_get_string(kf, *g, "domain", NULL);
+            l->name = g_key_file_get_string(kf, *g, "name", NULL);
+            l->generation = g_key_file_get_uint64(kf, *g, "generation", NULL);
+            if (l->pf && l->uuid)
+                g_hash_table_replace(st->leases, vspan_lease_key(l->pf, l->vf), l);
+            else
+                vspan_lease_free(l);
+        } else if (g_str_has_prefix(*g, "domain ")) {
             g_autofree char *xml = g_key_file_get_string(kf, *g, "xml", NULL);
             if (xml)
                 g_hash_table_replace(st->domains, g_strdup(*g + 7), g_steal_pointer(&xml));
@@ -116,6 +160,17 @@ vspan_state_save(VspanState *st, GError **error)
     gsize len;
 
     g_key_file_set_integer(kf, "vspan", "version", VSPAN_STATE_VERSION);
+    g_key_file_set_uint64(kf, "vspan", "generation", st->generation);
+    g_hash_table_iter_init(&it, st->leases);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        const VspanLease *l = v;
+        g_autofree char *group = g_strdup_printf("lease %s", (char *)k);
+        g_key_file_set_string(kf, group, "pf", l->pf);
+        g_key_file_set_integer(kf, group, "vf", l->vf);
+        g_key_file_set_string(kf, group, "domain", l->uuid);
+        g_key_file_set_string(kf, group, "name", l->name ? l->name : "");
+        g_key_file_set_uint64(kf, group, "generation", l->generation);
+    }
     g_hash_table_iter_init(&it, st->domains);
     while (g_hash_table_iter_next(&it, &k, &v)) {
         g_autofree char *group = g_strdup_printf("domain %s", (char *)k);
@@ -142,5 +197,6 @@ vspan_state_free(VspanState *st)
     g_hash_table_unref(st->domains);
     g_hash_table_unref(st->created_clsact);
     g_hash_table_unref(st->appliance_ports);
+    g_hash_table_unref(st->leases);
     g_free(st);
 }

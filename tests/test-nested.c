@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "netns-util.h"
+#include "vspan-agent.h"
 #include "vspan-exec.h"
 #include "vspan-link.h"
 #include "vspan-tc.h"
@@ -224,6 +225,84 @@ test_mirror_matchall(void)
     close(rx);
 }
 
+/* The agent's hook path with leases: a VF handed from A to B is not reset
+ * by A's late release, and is reset by B's stop.  PCI addresses map to
+ * the netdevsim PF through a fixture sysfs tree. */
+static void
+test_agent_leases(void)
+{
+    g_autofree char *root = g_dir_make_tmp("vspan-sysfs-XXXXXX", NULL);
+    g_autofree char *cfg_path = g_build_filename(root, "vspan.xml", NULL);
+    g_autofree char *state = g_build_filename(root, "state", NULL);
+    g_autofree char *cfg = g_strdup_printf(
+        "<vspan><pool name='p'><pf dev='%s' vfs='0-3'/><vlan allow='100-199'/><trust allow='any'/></pool></vspan>", pf);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VspanAgent) agent = NULL;
+    g_autofree char *msg = NULL, *la = NULL, *lb = NULL, *late = NULL, *after = NULL, *text = NULL, *json = NULL;
+#define DOM_FMT \
+        "<domain><name>%s</name><uuid>%s</uuid><metadata><vspan:domain xmlns:vspan='urn:vspan:domain:1'>" \
+        "<vspan:vf mac='%s' vlan='%u' trust='%s'/></vspan:domain></metadata><devices>" \
+        "<interface type='hostdev' managed='yes'><mac address='%s'/><source><address type='pci' " \
+        "domain='0x0000' bus='0x3b' slot='0x02' function='0x3'/></source></interface></devices></domain>"
+    g_autofree char *a = g_strdup_printf(DOM_FMT, "dom-a", "aaaaaaaa-0000-4000-8000-00000000000a", "52:54:00:0a:00:01",
+                                         110, "on", "52:54:00:0a:00:01");
+    g_autofree char *b = g_strdup_printf(DOM_FMT, "dom-b", "bbbbbbbb-0000-4000-8000-00000000000b", "52:54:00:0b:00:01",
+                                         120, "off", "52:54:00:0b:00:01");
+
+    nt_run("cd %s && mkdir -p sys/bus/pci/devices/0000:3b:00.0/net/%s sys/class/net/%s/device && "
+           "echo 4 > sys/class/net/%s/device/sriov_numvfs && "
+           "for i in 0 1 2 3; do mkdir sys/bus/pci/devices/0000:3b:02.$i && "
+           "ln -s ../0000:3b:00.0 sys/bus/pci/devices/0000:3b:02.$i/physfn && "
+           "ln -s ../0000:3b:02.$i sys/bus/pci/devices/0000:3b:00.0/virtfn$i; done",
+           root, pf, pf, pf);
+    g_setenv("VSPAN_SYSFS_ROOT", root, TRUE);
+    g_assert_true(g_file_set_contents(cfg_path, cfg, -1, NULL));
+    agent = vspan_agent_new(cfg_path, state, &error);
+    g_assert_no_error(error);
+
+    g_assert_cmpint(vspan_agent_hook(agent, "prepare", "begin", a, &msg), ==, 0);
+    g_clear_pointer(&msg, g_free);
+    g_assert_cmpint(vspan_agent_hook(agent, "start", "begin", a, &msg), ==, 0);
+    la = vf_line(3);
+    g_test_message("A started: %s", la);
+    assert_contains(la, "52:54:00:0a:00:01");
+    assert_contains(la, "vlan 110");
+    assert_contains(la, "trust on");
+
+    /* libvirt returns the VF to the pool and hands it to B before A's release */
+    g_clear_pointer(&msg, g_free);
+    g_assert_cmpint(vspan_agent_hook(agent, "stopped", "end", a, &msg), ==, 0);
+    g_clear_pointer(&msg, g_free);
+    g_assert_cmpint(vspan_agent_hook(agent, "start", "begin", b, &msg), ==, 0);
+    lb = vf_line(3);
+    g_test_message("B started: %s", lb);
+    assert_contains(lb, "vlan 120");
+    assert_contains(lb, "trust off");
+    json = vspan_agent_status(agent, &text);
+    g_test_message("%s", text);
+    assert_contains(json, "\"pf\":\"");
+    assert_contains(json, "\"vf\":3,\"pool\":\"p\",\"domain\":\"dom-b\"");
+
+    g_clear_pointer(&msg, g_free);
+    g_assert_cmpint(vspan_agent_hook(agent, "release", "end", a, &msg), ==, 0);
+    late = vf_line(3);
+    g_test_message("after A's late release: %s", late);
+    g_assert_cmpstr(late, ==, lb);      /* B's VF untouched */
+
+    g_clear_pointer(&msg, g_free);
+    g_assert_cmpint(vspan_agent_hook(agent, "stopped", "end", b, &msg), ==, 0);
+    after = vf_line(3);
+    g_test_message("after B stopped: %s", after);
+    g_assert_null(strstr(after, "vlan "));
+    assert_contains(after, "spoof checking on");
+    assert_contains(after, "trust off");
+    g_clear_pointer(&json, g_free);
+    g_clear_pointer(&text, g_free);
+    json = vspan_agent_status(agent, &text);
+    assert_contains(json, "\"vf_leases\":[]");
+    g_unsetenv("VSPAN_SYSFS_ROOT");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -253,5 +332,6 @@ main(int argc, char **argv)
     g_test_add_func("/nested/vf/plan-start-and-stopped", test_vf_plan_start_stop);
     g_test_add_func("/nested/vf/errors", test_vf_errors);
     g_test_add_func("/nested/mirror/matchall", test_mirror_matchall);
+    g_test_add_func("/nested/agent/leases-follow-the-vf", test_agent_leases);
     return g_test_run();
 }
