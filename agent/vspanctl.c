@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "vspan-build-config.h"
+#include "vspan-doctor.h"
 #include "vspan-json.h"
 #include "vspan-plan.h"
 #include "vspan-proto.h"
@@ -229,6 +230,35 @@ vspanctl_reconcile(int argc, char **argv)
     return status == 0 ? VSPANCTL_EXIT_OK : VSPANCTL_EXIT_REFUSED;
 }
 
+static int
+vspanctl_doctor(int argc, char **argv)
+{
+    g_autofree char *config_path = NULL;
+    gboolean json = FALSE;
+    GOptionEntry entries[] = {
+        { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path, "Host config (default " VSPAN_DEFAULT_CONFIG ")", "FILE" },
+        { "json", 'j', 0, G_OPTION_ARG_NONE, &json, "Print JSON", NULL },
+        { NULL },
+    };
+    g_autoptr(GOptionContext) ctx = g_option_context_new("- preflight checks of this host");
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VspanConfig) config = NULL;
+    g_autoptr(GString) out = g_string_new(NULL);
+    int rc;
+
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    if (!g_option_context_parse(ctx, &argc, &argv, &error))
+        return vspanctl_usage_error(ctx, "%s", error->message);
+    config = vspanctl_load_config(config_path, &error);
+    if (!config) {
+        fprintf(stderr, "vspanctl: %s\n", error->message);
+        return VSPANCTL_EXIT_REFUSED;
+    }
+    rc = vspan_doctor_run(config, VSPAN_HOOKDIR, json, out);
+    fputs(out->str, stdout);
+    return rc == 0 ? VSPANCTL_EXIT_OK : VSPANCTL_EXIT_REFUSED;
+}
+
 typedef struct {
     const char *name;
     int (*run)(int argc, char **argv);
@@ -240,6 +270,7 @@ static const VspanctlVerb verbs[] = {
     { "check-config", vspanctl_check_config, "validate the host config" },
     { "status", vspanctl_status, "appliances, sinks and mirrors with packet/byte/drop counters" },
     { "reconcile", vspanctl_reconcile, "ask vspand to repair and resync now" },
+    { "doctor", vspanctl_doctor, "preflight: kernel features, IOMMU, SR-IOV PFs, libvirt, hook, vspand" },
 };
 
 static void

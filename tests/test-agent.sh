@@ -66,6 +66,19 @@ xml="<domain><name>web</name><uuid>6f1c1c9e-2c1a-4c55-9d1e-0a3c1d2e3f41</uuid><m
 printf '%s' "$xml" | "$BUILD/hooks/vspan-hook" web start begin -
 check "the start hook mirrored at0" sh -c "tc filter show dev at0 ingress | grep -q 'Mirror to device vspan-at0'"
 before=$(tc filter show dev at0 ingress; tc filter show dev at0 egress)
+
+# doctor tells the truth about this kernel: its classifier verdict agrees
+# with the classifier the agent ended up using
+doc=$("$CTL" doctor --config "$T/vspan.xml")
+used=$("$CTL" status --json | sed -n 's/.*"classifier":"\([a-z0-9]*\)".*/\1/p')
+check "doctor: tun and clsact work" sh -c "echo '$doc' | grep -q '^ok    kernel tun' && echo '$doc' | grep -q '^ok    kernel clsact'"
+case $used in
+u32) check "doctor reports the u32 fallback the agent uses" sh -c "echo '$doc' | grep -q 'matchall missing: vspan uses the u32 fallback'" ;;
+matchall) check "doctor reports the matchall the agent uses" sh -c "echo '$doc' | grep -q 'matchall available'" ;;
+*) bad "the agent reports classifier '$used'" ;;
+esac
+check "doctor: vspand answers" sh -c "echo '$doc' | grep -q '^ok    vspand'"
+check "doctor --json parses" sh -c "'$CTL' doctor --config '$T/vspan.xml' --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert len(d[\"checks\"]) >= 8'"
 kill -TERM "$pid"
 wait "$pid"
 rc=$?

@@ -18,6 +18,7 @@
 
 #include "netns-util.h"
 #include "vspan-agent.h"
+#include "vspan-doctor.h"
 #include "vspan-exec.h"
 #include "vspan-link.h"
 #include "vspan-tc.h"
@@ -303,6 +304,25 @@ test_agent_leases(void)
     g_unsetenv("VSPAN_SYSFS_ROOT");
 }
 
+static void
+test_doctor(void)
+{
+    g_autofree char *cfg = g_strdup_printf("<vspan><pool name='p'><pf dev='%s' vfs='0-3'/></pool></vspan>", pf);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VspanConfig) config = vspan_config_parse(cfg, strlen(cfg), "vspan.xml", &error);
+    g_autoptr(GString) out = g_string_new(NULL);
+    g_autofree char *want = g_strdup_printf("ok    pool p pf %s", pf);
+
+    g_assert_no_error(error);
+    vspan_doctor_run(config, "/etc/libvirt/hooks/qemu.d", FALSE, out);
+    g_test_message("%s", out->str);
+    assert_contains(out->str, want);
+    assert_contains(out->str, "driver netdevsim, 4 of ");
+    assert_contains(out->str, "VF 0 reads back: vlan 0, spoofchk");
+    /* Debian's kernel has cls_matchall: the probe must say so */
+    assert_contains(out->str, "ok    kernel classifier      matchall available");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -333,5 +353,6 @@ main(int argc, char **argv)
     g_test_add_func("/nested/vf/errors", test_vf_errors);
     g_test_add_func("/nested/mirror/matchall", test_mirror_matchall);
     g_test_add_func("/nested/agent/leases-follow-the-vf", test_agent_leases);
+    g_test_add_func("/nested/doctor", test_doctor);
     return g_test_run();
 }
