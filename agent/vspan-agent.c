@@ -98,6 +98,58 @@ vspan_agent_ensure_sinks(VspanAgent *agent)
     }
 }
 
+/* Pool PFs: up (libvirt refuses to start a domain on a VF of a PF that is
+ * down) and with their VFs enabled.  sriov_numvfs is written only while it
+ * is 0: changing it on a PF with VFs would destroy VFs in use. */
+void
+vspan_agent_ensure_pools(VspanAgent *agent)
+{
+    const char *root = vspan_sysfs_root();
+
+    for (guint i = 0; i < agent->config->pools->len; i++) {
+        const VspanPool *pool = agent->config->pools->pdata[i];
+
+        for (guint j = 0; j < pool->pfs->len; j++) {
+            const VspanPoolPf *ppf = pool->pfs->pdata[j];
+            g_autoptr(GError) error = NULL;
+            g_autofree char *total_path = g_build_filename(root, "sys/class/net", ppf->dev, "device/sriov_totalvfs", NULL);
+            g_autofree char *num_path = g_build_filename(root, "sys/class/net", ppf->dev, "device/sriov_numvfs", NULL);
+            g_autofree char *total_s = NULL, *want_s = NULL;
+            const VspanRange *last = &g_array_index(ppf->vfs, VspanRange, ppf->vfs->len - 1);
+            int ifindex = vspan_link_ifindex(ppf->dev);
+            int numvfs = vspan_sysfs_numvfs(root, ppf->dev);
+            guint want = last->hi + 1;
+
+            if (ifindex <= 0) {
+                g_warning("pool '%s': PF '%s' does not exist; fix <pf dev> or load its driver", pool->name, ppf->dev);
+                continue;
+            }
+            if (!vspan_link_set_up(vspan_linux_backend_nl(agent->backend), ifindex, ppf->dev, &error))
+                g_warning("pool '%s': %s", pool->name, error->message);
+            if (numvfs < 0) {
+                g_warning("pool '%s': '%s' is not an SR-IOV PF (no sriov_numvfs)", pool->name, ppf->dev);
+                continue;
+            }
+            if (g_file_get_contents(total_path, &total_s, NULL, NULL))
+                want = MIN(want, (guint)atoi(total_s));
+            else if (ppf->vfs->len == 1 && last->lo == 0 && last->hi == VSPAN_VF_MAX)
+                continue;   /* "all VFs" and no total known: nothing to aim for */
+            if ((guint)numvfs >= want)
+                continue;
+            if (numvfs > 0) {
+                g_warning("pool '%s' uses VFs up to %u of '%s' but only %d are enabled; raise sriov_numvfs while no VF is in use",
+                          pool->name, want - 1, ppf->dev, numvfs);
+                continue;
+            }
+            want_s = g_strdup_printf("%u", want);
+            if (!vspan_sysfs_write(num_path, want_s, &error))
+                g_warning("pool '%s': cannot enable %u VFs on '%s': %s", pool->name, want, ppf->dev, error->message);
+            else
+                g_message("pool '%s': enabled %u VFs on '%s'", pool->name, want, ppf->dev);
+        }
+    }
+}
+
 gboolean
 vspan_agent_reload_config(VspanAgent *agent, GError **error)
 {
@@ -109,6 +161,7 @@ vspan_agent_reload_config(VspanAgent *agent, GError **error)
     agent->config = config;
     g_message("reloaded %s", agent->config_path);
     vspan_agent_ensure_sinks(agent);
+    vspan_agent_ensure_pools(agent);
     return TRUE;
 }
 

@@ -41,6 +41,9 @@ gboolean vspan_agent_reload_config(VspanAgent *agent, GError **error);
 /* Create every tap and vxlan sink of the config (start-up, reload). */
 void vspan_agent_ensure_sinks(VspanAgent *agent);
 
+/* Bring pool PFs up and enable their VFs where none are (start-up, reload). */
+void vspan_agent_ensure_pools(VspanAgent *agent);
+
 /* vspanctl status: returns the JSON, *text the same as a table. */
 char *vspan_agent_status(VspanAgent *agent, char **text);
 

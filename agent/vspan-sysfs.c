@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #define G_LOG_DOMAIN "vspan-sysfs"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "vspan-sysfs.h"
@@ -63,4 +66,28 @@ vspan_sysfs_numvfs(const char *root, const char *pf)
     if (!g_file_get_contents(path, &text, NULL, NULL))
         return -1;
     return atoi(text);
+}
+
+gboolean
+vspan_sysfs_write(const char *path, const char *value, GError **error)
+{
+    /* a sysfs attribute takes one write(): no temporary file, no rename */
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    ssize_t n;
+    int saved;
+
+    if (fd < 0) {
+        saved = errno;
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_IO, "Cannot open '%s': %s", path, g_strerror(saved));
+        return FALSE;
+    }
+    n = write(fd, value, strlen(value));
+    saved = errno;
+    close(fd);
+    if (n != (ssize_t)strlen(value)) {
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_IO, "Cannot write '%s' to '%s': %s", value, path,
+                    n < 0 ? g_strerror(saved) : "short write");
+        return FALSE;
+    }
+    return TRUE;
 }

@@ -17,3 +17,6 @@ gboolean vspan_sysfs_vf_lookup(const char *root, const VspanPciAddr *pci, char *
 
 /* sriov_numvfs of @pf, or -1 when it is not an SR-IOV PF. */
 int vspan_sysfs_numvfs(const char *root, const char *pf);
+
+/* Write @value to the sysfs attribute @path. */
+gboolean vspan_sysfs_write(const char *path, const char *value, GError **error);

@@ -294,6 +294,7 @@ main(int argc, char **argv)
 
     /* the kernel first, from vspan's own records; then libvirt's view */
     vspan_agent_ensure_sinks(d.agent);
+    vspan_agent_ensure_pools(d.agent);
     vspan_agent_repair(d.agent);
     if (!g_str_equal(uri, "none"))
         d.libvirt = vspan_libvirt_new(uri, d.agent);

@@ -12,6 +12,7 @@
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -304,6 +305,49 @@ test_agent_leases(void)
     g_unsetenv("VSPAN_SYSFS_ROOT");
 }
 
+/* vspand's start-up brings a pool PF up and enables its VFs where none
+ * are; it never rewrites sriov_numvfs of a PF that has VFs. */
+static void
+test_agent_prepares_pfs(void)
+{
+    g_autofree char *root = g_dir_make_tmp("vspan-pf-XXXXXX", NULL);
+    g_autofree char *cfg_path = g_build_filename(root, "vspan.xml", NULL);
+    g_autofree char *state = g_build_filename(root, "state", NULL);
+    g_autofree char *names = NULL, *pf2 = NULL, *cfg = NULL, *num = NULL, *num1 = NULL, *flags = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VspanAgent) agent = NULL;
+
+    nt_run("echo '2 1' > /sys/bus/netdevsim/new_device");
+    for (int i = 0; i < 50 && nt_sh(&names, "ls /sys/bus/netdevsim/devices/netdevsim2/net/ 2>/dev/null") != 0; i++) {
+        g_clear_pointer(&names, g_free);
+        g_usleep(100000);
+    }
+    g_assert_nonnull(names);
+    pf2 = g_strdup(g_strstrip(names));
+    cfg = g_strdup_printf("<vspan><pool name='a'><pf dev='%s' vfs='0-2'/></pool>"
+                          "<pool name='b'><pf dev='%s' vfs='0-7'/></pool></vspan>", pf2, pf);
+    g_assert_true(g_file_set_contents(cfg_path, cfg, -1, NULL));
+    g_assert_cmpint(nt_sh(&flags, "cat /sys/class/net/%s/flags", pf2), ==, 0);
+    g_assert_cmpint(strtol(flags, NULL, 16) & 1, ==, 0);    /* down */
+    agent = vspan_agent_new(cfg_path, state, &error);
+    g_assert_no_error(error);
+    {
+        g_autofree char *want = g_strdup_printf("pool 'b' uses VFs up to 7 of '%s' but only 4 are enabled; raise sriov_numvfs while no VF is in use", pf);
+        g_autofree char *enabled = g_strdup_printf("pool 'a': enabled 3 VFs on '%s'", pf2);
+        g_test_expect_message("vspand", G_LOG_LEVEL_MESSAGE, enabled);
+        g_test_expect_message("vspand", G_LOG_LEVEL_WARNING, want);
+        vspan_agent_ensure_pools(agent);
+        g_test_assert_expected_messages();
+    }
+    g_clear_pointer(&flags, g_free);
+    g_assert_cmpint(nt_sh(&flags, "cat /sys/class/net/%s/flags", pf2), ==, 0);
+    g_assert_cmpint(strtol(flags, NULL, 16) & 1, ==, 1);    /* up */
+    g_assert_cmpint(nt_sh(&num, "cat /sys/class/net/%s/device/sriov_numvfs", pf2), ==, 0);
+    g_assert_cmpint(atoi(num), ==, 3);                      /* VFs 0-2 enabled */
+    g_assert_cmpint(nt_sh(&num1, "cat /sys/class/net/%s/device/sriov_numvfs", pf), ==, 0);
+    g_assert_cmpint(atoi(num1), ==, 4);                     /* had VFs: left alone */
+}
+
 static void
 test_doctor(void)
 {
@@ -354,5 +398,6 @@ main(int argc, char **argv)
     g_test_add_func("/nested/mirror/matchall", test_mirror_matchall);
     g_test_add_func("/nested/agent/leases-follow-the-vf", test_agent_leases);
     g_test_add_func("/nested/doctor", test_doctor);
+    g_test_add_func("/nested/agent/prepares-pool-pfs", test_agent_prepares_pfs);
     return g_test_run();
 }
