@@ -76,6 +76,12 @@ vspan_agent_set_resync_func(VspanAgent *agent, VspanAgentResyncFunc func, gpoint
     agent->resync_data = data;
 }
 
+const VspanConfig *
+vspan_agent_config(VspanAgent *agent)
+{
+    return agent->config;
+}
+
 void
 vspan_agent_count_reconnect(VspanAgent *agent)
 {

@@ -48,3 +48,5 @@ void vspan_agent_ensure_pools(VspanAgent *agent);
 char *vspan_agent_status(VspanAgent *agent, char **text);
 
 void vspan_agent_count_reconnect(VspanAgent *agent);
+
+const VspanConfig *vspan_agent_config(VspanAgent *agent);

@@ -6,6 +6,7 @@
 #include <libvirt/virterror.h>
 
 #include "vspan-libvirt.h"
+#include "vspan-sysfs.h"
 
 struct VspanLibvirt {
     char *uri;
@@ -204,6 +205,47 @@ vspan_libvirt_close_cb(virConnectPtr conn, int reason, void *data)
     }
 }
 
+/* Each pool's <forward mode='hostdev'> network: defined and started when
+ * absent.  Network calls take no domain lock, so this may run in the loop. */
+static void
+vspan_libvirt_ensure_networks(VspanLibvirt *lv)
+{
+    const VspanConfig *config = vspan_agent_config(lv->agent);
+
+    for (guint i = 0; i < config->pools->len; i++) {
+        const VspanPool *pool = config->pools->pdata[i];
+        virNetworkPtr net;
+        g_autofree char *xml = NULL, *why = NULL;
+
+        if (!pool->network)
+            continue;
+        net = virNetworkLookupByName(lv->conn, pool->network);
+        if (!net) {
+            xml = vspan_pool_network_xml(pool, vspan_sysfs_root(), &why);
+            if (!xml) {
+                g_warning("cannot define network '%s' of pool '%s': %s", pool->network, pool->name, why);
+                continue;
+            }
+            net = virNetworkDefineXML(lv->conn, xml);
+            if (!net) {
+                g_warning("cannot define network '%s' of pool '%s': %s", pool->network, pool->name,
+                          virGetLastErrorMessage());
+                continue;
+            }
+            virNetworkSetAutostart(net, 1);
+            g_message("defined libvirt network '%s' for pool '%s'", pool->network, pool->name);
+        }
+        if (virNetworkIsActive(net) == 0) {
+            if (virNetworkCreate(net) < 0)
+                g_warning("cannot start network '%s' of pool '%s': %s", pool->network, pool->name,
+                          virGetLastErrorMessage());
+            else
+                g_message("started libvirt network '%s'", pool->network);
+        }
+        virNetworkFree(net);
+    }
+}
+
 static void
 vspan_libvirt_connect(VspanLibvirt *lv)
 {
@@ -222,6 +264,7 @@ vspan_libvirt_connect(VspanLibvirt *lv)
                                                      VIR_DOMAIN_EVENT_CALLBACK(vspan_libvirt_device_cb), lv, NULL);
     lv->cb_ids[2] = virConnectDomainEventRegisterAny(lv->conn, NULL, VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED,
                                                      VIR_DOMAIN_EVENT_CALLBACK(vspan_libvirt_device_cb), lv, NULL);
+    vspan_libvirt_ensure_networks(lv);
     /* events during the outage are lost: read everything again */
     vspan_libvirt_schedule_sync(lv);
 }

@@ -53,6 +53,8 @@ cleanup() {
     ip link del "$BR" 2>/dev/null
     ip link del "$SINK" 2>/dev/null
     ip link del vspt-hostveth 2>/dev/null
+    $VIRSH net-destroy vspt-pool >/dev/null 2>&1
+    $VIRSH net-undefine vspt-pool >/dev/null 2>&1
     [ -n "${KEEP_LOGS:-}" ] && cp "$T"/*.log "$T"/*.pcap "$KEEP_LOGS"/ 2>/dev/null
     rm -rf "$T"
 }
@@ -80,6 +82,7 @@ printf '%s\n' \
     '<vspan>' \
     "  <appliance name=\"ids-t\" domain=\"vspt-idst\"><sink type=\"tap\" dev=\"$SINK\"/></appliance>" \
     '  <appliance name="ids-i" domain="vspt-ids"><sink type="interface" mac="52:54:00:5a:00:01"/></appliance>' \
+    '  <pool name="vspt-pool" network="vspt-pool"><pf dev="vspt-nopf"/></pool>' \
     '  <hook on-agent-unavailable="refuse"/>' \
     '</vspan>' >"$T/vspan.xml"
 
@@ -101,6 +104,11 @@ start_vspand() {
 }
 check "vspand starts" start_vspand
 status_json() { "$BUILD/agent/vspanctl" status --json; }
+netxml=$($VIRSH net-dumpxml vspt-pool 2>&1)
+case $netxml in
+*"<forward mode='hostdev' managed='yes'>"*"<pf dev='vspt-nopf'/>"*) ok "vspand defined the pool's hostdev network through libvirt" ;;
+*) bad "the pool's hostdev network: $netxml" ;;
+esac
 
 # domain NAME MAC ANNOTATION RUN [EXTRA_DEVICE_XML]
 domain() {
