@@ -290,12 +290,21 @@ vspan_agent_filter_resets(VspanAgent *agent, VspanPlan *plan, const VspanDomain 
     }
 }
 
+/* Leases of the VFs @plan set; a lease the domain already holds keeps its
+ * generation (a resync rebuilds lost leases without renumbering). */
 static void
 vspan_agent_record_leases(VspanAgent *agent, const VspanPlan *plan, const VspanDomain *dom)
 {
     for (guint i = 0; i < plan->ops->len; i++) {
         const VspanOp *op = plan->ops->pdata[i];
-        if (op->type == VSPAN_OP_VF_SET)
+        g_autofree char *key = NULL;
+        const VspanLease *l;
+
+        if (op->type != VSPAN_OP_VF_SET)
+            continue;
+        key = vspan_lease_key(op->dev, op->vf);
+        l = g_hash_table_lookup(agent->state->leases, key);
+        if (!l || !g_str_equal(l->uuid, dom->uuid))
             vspan_state_lease(agent->state, op->dev, op->vf, dom->uuid, dom->name);
     }
 }
@@ -556,10 +565,12 @@ vspan_agent_sync(VspanAgent *agent, GPtrArray *xmls)
         if (!dom || g_hash_table_contains(agent->starting, dom->uuid))
             continue;   /* its hooks are in charge until it runs */
         plan = vspan_agent_apply(agent, VSPAN_PHASE_RECONNECT, dom, "resync", &error);
-        if (!plan)
+        if (!plan) {
             g_message("resync of domain '%s': %s", dom->name, error->message);
-        else
+        } else {
             vspan_agent_record(agent, dom, xmls->pdata[i], plan);
+            vspan_agent_record_leases(agent, plan, dom);   /* rebuilt from libvirt's XML */
+        }
     }
     g_hash_table_iter_init(&it, agent->state->domains);
     while (g_hash_table_iter_next(&it, &uuid, NULL))

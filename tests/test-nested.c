@@ -302,6 +302,26 @@ test_agent_leases(void)
     g_clear_pointer(&text, g_free);
     json = vspan_agent_status(agent, &text);
     assert_contains(json, "\"vf_leases\":[]");
+
+    /* state lost: a fresh agent rebuilds B's lease from libvirt's XML, and a
+     * second resync keeps its generation */
+    g_clear_pointer(&msg, g_free);
+    g_assert_cmpint(vspan_agent_hook(agent, "start", "begin", b, &msg), ==, 0);
+    {
+        g_autofree char *state2 = g_build_filename(root, "state2", NULL);
+        g_autoptr(VspanAgent) fresh = vspan_agent_new(cfg_path, state2, &error);
+        g_autoptr(GPtrArray) xmls = g_ptr_array_new();
+        g_autofree char *j1 = NULL, *t1 = NULL, *j2 = NULL, *t2 = NULL;
+
+        g_assert_no_error(error);
+        g_ptr_array_add(xmls, b);
+        vspan_agent_sync(fresh, xmls);
+        j1 = vspan_agent_status(fresh, &t1);
+        assert_contains(j1, "\"vf\":3,\"pool\":\"p\",\"domain\":\"dom-b\",\"uuid\":\"bbbbbbbb-0000-4000-8000-00000000000b\",\"generation\":1");
+        vspan_agent_sync(fresh, xmls);
+        j2 = vspan_agent_status(fresh, &t2);
+        assert_contains(j2, "\"generation\":1}");
+    }
     g_unsetenv("VSPAN_SYSFS_ROOT");
 }
 
