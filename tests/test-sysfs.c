@@ -32,7 +32,10 @@ fixture(void)
     mk("sys/bus/pci/devices/0000:3b:00.0/net/ens2f0");
     mk("sys/class/net/ens2f0");
     ln("../../../bus/pci/devices/0000:3b:00.0", "sys/class/net/ens2f0/device");
-    g_assert_true(g_file_set_contents(g_build_filename(root, "sys/bus/pci/devices/0000:3b:00.0/sriov_numvfs", NULL), "3\n", -1, NULL));
+    {
+        g_autofree char *numvfs = g_build_filename(root, "sys/bus/pci/devices/0000:3b:00.0/sriov_numvfs", NULL);
+        g_assert_true(g_file_set_contents(numvfs, "3\n", -1, NULL));
+    }
     for (int i = 0; i < 3; i++) {
         g_autofree char *vf = g_strdup_printf("sys/bus/pci/devices/0000:3b:02.%d", i);
         g_autofree char *physfn = g_strdup_printf("%s/physfn", vf);
