@@ -22,6 +22,7 @@ struct VspanLibvirt {
 };
 
 static void vspan_libvirt_connect(VspanLibvirt *lv);
+static void vspan_libvirt_ensure_networks(VspanLibvirt *lv);
 
 static void
 vspan_libvirt_quiet(void *data, virErrorPtr err)
@@ -104,6 +105,7 @@ vspan_libvirt_sync_timeout(gpointer data)
     lv->sync_source = 0;
     if (!lv->conn)
         return G_SOURCE_REMOVE;
+    vspan_libvirt_ensure_networks(lv);
     if (lv->fetching) {
         lv->again = TRUE;
         return G_SOURCE_REMOVE;
@@ -264,8 +266,8 @@ vspan_libvirt_connect(VspanLibvirt *lv)
                                                      VIR_DOMAIN_EVENT_CALLBACK(vspan_libvirt_device_cb), lv, NULL);
     lv->cb_ids[2] = virConnectDomainEventRegisterAny(lv->conn, NULL, VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED,
                                                      VIR_DOMAIN_EVENT_CALLBACK(vspan_libvirt_device_cb), lv, NULL);
-    vspan_libvirt_ensure_networks(lv);
-    /* events during the outage are lost: read everything again */
+    /* events during the outage are lost: read everything again (the sync
+     * also makes sure the pools' networks exist) */
     vspan_libvirt_schedule_sync(lv);
 }
 

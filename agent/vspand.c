@@ -70,6 +70,9 @@ vspand_dispatch(Vspand *d, GVariant *request)
         return vspand_reply(0, text, json);
     }
     if (g_str_equal(command, "reconcile")) {
+        /* what start-up does: sinks, pool PFs, the kernel; then libvirt */
+        vspan_agent_ensure_sinks(d->agent);
+        vspan_agent_ensure_pools(d->agent);
         vspan_agent_repair(d->agent);
         if (d->libvirt)
             vspan_libvirt_schedule_sync(d->libvirt);
