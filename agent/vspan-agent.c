@@ -722,6 +722,84 @@ vspan_agent_collect_mirrors(VspanAgent *agent)
     return out;
 }
 
+static void
+vspan_prom_label(GString *s, const char *name, const char *value, gboolean first)
+{
+    g_string_append_printf(s, "%s%s=\"", first ? "" : ",", name);
+    for (const char *p = value ? value : ""; *p; p++) {
+        if (*p == '\\' || *p == '"')
+            g_string_append_c(s, '\\');
+        if (*p == '\n')
+            g_string_append(s, "\\n");
+        else
+            g_string_append_c(s, *p);
+    }
+    g_string_append_c(s, '"');
+}
+
+char *
+vspan_agent_metrics(VspanAgent *agent)
+{
+    g_autoptr(GPtrArray) mirrors = vspan_agent_collect_mirrors(agent);
+    g_autoptr(GString) s = g_string_new(NULL);
+    static const struct {
+        const char *name, *help;
+        gsize offset;
+    } counters[] = {
+        { "vspan_mirror_packets_total", "Frames seen by the mirror (copies attempted).", G_STRUCT_OFFSET(VspanStatusMirror, packets) },
+        { "vspan_mirror_bytes_total", "Bytes of those frames as the kernel counts them.", G_STRUCT_OFFSET(VspanStatusMirror, bytes) },
+        { "vspan_mirror_dropped_copies_total", "Copies the sink did not take (sink down or gone).", G_STRUCT_OFFSET(VspanStatusMirror, drops) },
+    };
+    GHashTableIter it;
+    gpointer v;
+
+    for (guint c = 0; c < G_N_ELEMENTS(counters); c++) {
+        g_string_append_printf(s, "# HELP %s %s\n# TYPE %s counter\n", counters[c].name, counters[c].help, counters[c].name);
+        for (guint i = 0; i < mirrors->len; i++) {
+            const VspanStatusMirror *m = mirrors->pdata[i];
+            g_string_append_printf(s, "%s{", counters[c].name);
+            vspan_prom_label(s, "domain", m->domain, TRUE);
+            vspan_prom_label(s, "mac", m->mac, FALSE);
+            vspan_prom_label(s, "tap", m->tap, FALSE);
+            vspan_prom_label(s, "appliance", m->appliance, FALSE);
+            vspan_prom_label(s, "direction", vspan_direction_to_string(m->direction), FALSE);
+            g_string_append_printf(s, "} %" G_GUINT64_FORMAT "\n", G_STRUCT_MEMBER(guint64, m, counters[c].offset));
+        }
+    }
+    g_string_append(s, "# HELP vspan_sink_up Whether the appliance's sink exists and has carrier (1) or not (0).\n"
+                       "# TYPE vspan_sink_up gauge\n");
+    for (guint i = 0; i < agent->config->appliances->len; i++) {
+        const VspanAppliance *a = agent->config->appliances->pdata[i];
+        const char *dev = vspan_agent_sink_dev(agent, a);
+        g_autofree char *path = dev ? g_strdup_printf("/sys/class/net/%s/carrier", dev) : NULL;
+        g_autofree char *carrier = NULL;
+        gboolean up = path && g_file_get_contents(path, &carrier, NULL, NULL) && g_str_has_prefix(carrier, "1");
+
+        g_string_append(s, "vspan_sink_up{");
+        vspan_prom_label(s, "appliance", a->name, TRUE);
+        vspan_prom_label(s, "type", vspan_sink_type_to_string(a->sink.type), FALSE);
+        vspan_prom_label(s, "dev", dev, FALSE);
+        g_string_append_printf(s, "} %d\n", up);
+    }
+    g_string_append(s, "# HELP vspan_vf_lease_generation Generation of each VF lease.\n# TYPE vspan_vf_lease_generation gauge\n");
+    g_hash_table_iter_init(&it, agent->state->leases);
+    while (g_hash_table_iter_next(&it, NULL, &v)) {
+        const VspanLease *l = v;
+        g_autofree char *vf = g_strdup_printf("%u", l->vf);
+        g_string_append(s, "vspan_vf_lease_generation{");
+        vspan_prom_label(s, "pf", l->pf, TRUE);
+        vspan_prom_label(s, "vf", vf, FALSE);
+        vspan_prom_label(s, "domain", l->name, FALSE);
+        g_string_append_printf(s, "} %" G_GUINT64_FORMAT "\n", l->generation);
+    }
+    g_string_append_printf(s, "# HELP vspan_repairs_total Mirror filters vspand restored after they were changed behind its back.\n"
+                              "# TYPE vspan_repairs_total counter\nvspan_repairs_total %" G_GUINT64_FORMAT "\n"
+                              "# HELP vspan_libvirt_reconnects_total Times vspand lost and re-established its libvirt connection.\n"
+                              "# TYPE vspan_libvirt_reconnects_total counter\nvspan_libvirt_reconnects_total %" G_GUINT64_FORMAT "\n",
+                           agent->repairs, agent->reconnects);
+    return g_string_free(g_steal_pointer(&s), FALSE);
+}
+
 char *
 vspan_agent_status(VspanAgent *agent, char **text_out)
 {

@@ -44,6 +44,9 @@ void vspan_agent_ensure_sinks(VspanAgent *agent);
 /* Bring pool PFs up and enable their VFs where none are (start-up, reload). */
 void vspan_agent_ensure_pools(VspanAgent *agent);
 
+/* vspanctl metrics: Prometheus text exposition of the same counters. */
+char *vspan_agent_metrics(VspanAgent *agent);
+
 /* vspanctl status: returns the JSON, *text the same as a table. */
 char *vspan_agent_status(VspanAgent *agent, char **text);
 

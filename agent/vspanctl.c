@@ -214,6 +214,23 @@ vspanctl_status(int argc, char **argv)
 }
 
 static int
+vspanctl_metrics(int argc, char **argv)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GVariant) reply = vspanctl_call("metrics", &error);
+    const char *payload;
+    int status;
+
+    if (!reply) {
+        fprintf(stderr, "vspanctl: %s\n", error->message);
+        return VSPANCTL_EXIT_REFUSED;
+    }
+    g_variant_get(reply, "(i&s&s)", &status, NULL, &payload);
+    fputs(payload, stdout);
+    return status == 0 ? VSPANCTL_EXIT_OK : VSPANCTL_EXIT_REFUSED;
+}
+
+static int
 vspanctl_reconcile(int argc, char **argv)
 {
     g_autoptr(GError) error = NULL;
@@ -270,6 +287,7 @@ static const VspanctlVerb verbs[] = {
     { "check-config", vspanctl_check_config, "validate the host config" },
     { "status", vspanctl_status, "appliances, sinks and mirrors with packet/byte/drop counters" },
     { "reconcile", vspanctl_reconcile, "ask vspand to repair and resync now" },
+    { "metrics", vspanctl_metrics, "Prometheus text exposition of the counters" },
     { "doctor", vspanctl_doctor, "preflight: kernel features, IOMMU, SR-IOV PFs, libvirt, hook, vspand" },
 };
 

@@ -69,6 +69,10 @@ vspand_dispatch(Vspand *d, GVariant *request)
         g_autofree char *json = vspan_agent_status(d->agent, &text);
         return vspand_reply(0, text, json);
     }
+    if (g_str_equal(command, "metrics")) {
+        g_autofree char *text = vspan_agent_metrics(d->agent);
+        return vspand_reply(0, NULL, text);
+    }
     if (g_str_equal(command, "reconcile")) {
         /* what start-up does: sinks, pool PFs, the kernel; then libvirt */
         vspan_agent_ensure_sinks(d->agent);
@@ -78,7 +82,7 @@ vspand_dispatch(Vspand *d, GVariant *request)
             vspan_libvirt_schedule_sync(d->libvirt);
         return vspand_reply(0, "reconciled the kernel with vspan's state; a libvirt resync follows", NULL);
     }
-    return vspand_reply(2, "unknown command; use hook, status or reconcile", NULL);
+    return vspand_reply(2, "unknown command; use hook, status, metrics or reconcile", NULL);
 }
 
 static gboolean

@@ -67,6 +67,31 @@ printf '%s' "$xml" | "$BUILD/hooks/vspan-hook" web start begin -
 check "the start hook mirrored at0" sh -c "tc filter show dev at0 ingress | grep -q 'Mirror to device vspan-at0'"
 before=$(tc filter show dev at0 ingress; tc filter show dev at0 egress)
 
+# metrics: valid Prometheus text exposition, and the same numbers as status
+"$CTL" metrics >"$T/metrics"
+check "metrics parse as Prometheus text (HELP/TYPE first, names, labels, _total counters)" python3 -c '
+import re, sys
+name = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
+sample = re.compile(r"^(" + name + r")(\{[a-zA-Z_][a-zA-Z0-9_]*=\"(?:[^\"\\\\]|\\\\.)*\"(?:,[a-zA-Z_][a-zA-Z0-9_]*=\"(?:[^\"\\\\]|\\\\.)*\")*\})? (-?[0-9.eE+]+|NaN)$")
+help_, type_, seen = set(), {}, 0
+for line in open(sys.argv[1]):
+    line = line.rstrip("\n")
+    if line.startswith("# HELP "):
+        help_.add(line.split()[2]); continue
+    if line.startswith("# TYPE "):
+        _, _, n, t = line.split(); assert t in ("counter", "gauge"), line; type_[n] = t; continue
+    m = sample.match(line); assert m, "bad line: " + line
+    n = m.group(1); assert n in help_ and n in type_, "no HELP/TYPE before " + n
+    assert n.startswith("vspan_"), n
+    assert (type_[n] == "counter") == n.endswith("_total"), n
+    seen += 1
+assert seen >= 5, seen
+' "$T/metrics"
+pk=$("$CTL" status --json | sed -n 's/.*"tap":"at0","appliance":"ids","direction":"both","packets":\([0-9]*\).*/\1/p')
+check "the mirror's packet counter in metrics equals status's ($pk)" \
+    grep -qx "vspan_mirror_packets_total{domain=\"web\",mac=\"52:54:00:00:00:01\",tap=\"at0\",appliance=\"ids\",direction=\"both\"} $pk" "$T/metrics"
+check "metrics show the sink" grep -q '^vspan_sink_up{appliance="ids",type="tap",dev="vspan-at0"} 0$' "$T/metrics"
+
 # doctor tells the truth about this kernel: its classifier verdict agrees
 # with the classifier the agent ended up using
 doc=$("$CTL" doctor --config "$T/vspan.xml")
