@@ -104,6 +104,8 @@ start_vspand() {
 }
 check "vspand starts" start_vspand
 status_json() { "$BUILD/agent/vspanctl" status --json; }
+# vspand defines it on its first libvirt resync, right after connecting
+for _ in $(seq 50); do $VIRSH net-info vspt-pool >/dev/null 2>&1 && break; sleep 0.1; done
 netxml=$($VIRSH net-dumpxml vspt-pool 2>&1)
 case $netxml in
 *"<forward mode='hostdev' managed='yes'>"*"<pf dev='vspt-nopf'/>"*) ok "vspand defined the pool's hostdev network through libvirt" ;;
