@@ -230,6 +230,17 @@ vspan_agent_observe(VspanAgent *agent, const VspanDomain *dom)
         const VspanLease *l = v;
         vspan_observed_add_lease(obs, l->pf, l->vf, l->uuid);
     }
+    return obs;
+}
+
+/* Free VFs per pool (enabled VFs in its ranges minus leases): sysfs reads
+ * only the prepare check needs, kept off the start/stop/repair paths. */
+static void
+vspan_agent_observe_pools(VspanAgent *agent, VspanObserved *obs)
+{
+    GHashTableIter it;
+    gpointer v;
+
     for (guint i = 0; i < agent->config->pools->len; i++) {
         const VspanPool *pool = agent->config->pools->pdata[i];
         gint total = 0;
@@ -252,7 +263,6 @@ vspan_agent_observe(VspanAgent *agent, const VspanDomain *dom)
         if (known)
             vspan_observed_set_pool_free(obs, pool->name, MAX(total, 0));
     }
-    return obs;
 }
 
 /* Reset VF @vf of @pf to the safe defaults and forget its lease. */
@@ -479,6 +489,8 @@ vspan_agent_hook(VspanAgent *agent, const char *phase_str, const char *sub, cons
     switch (phase) {
     case VSPAN_PHASE_PREPARE: {
         g_autoptr(VspanObserved) obs = vspan_agent_observe(agent, dom);
+
+        vspan_agent_observe_pools(agent, obs);
         plan = vspan_plan_build(VSPAN_PHASE_PREPARE, dom, agent->config, obs);
         if (vspan_plan_refuses(plan)) {
             *message = g_strdup(plan->errors->pdata[0]);

@@ -37,19 +37,28 @@ vspan_linux_sink_ensure(VspanBackend *b, const VspanAppliance *a, const char *de
     return vspan_sink_ensure(self->nl, a, dev, &ifindex, error);
 }
 
+/* Where filters go on @dev, adding clsact if it has neither clsact nor
+ * ingress, and remembering that vspan added it. */
 static gboolean
-vspan_linux_qdisc_ensure(VspanBackend *b, const char *dev, GError **error)
+vspan_linux_attach(VspanLinuxBackend *self, int ifindex, const char *dev, VspanTcAttach *at,
+                   GError **error)
 {
-    VspanLinuxBackend *self = (VspanLinuxBackend *)b;
-    VspanTcAttach at;
     gboolean created = FALSE;
-    int ifindex = vspan_linux_resolve(dev, "tap", error);
 
-    if (ifindex <= 0 || !vspan_tc_attach(self->nl, ifindex, dev, &at, &created, error))
+    if (!vspan_tc_attach(self->nl, ifindex, dev, at, &created, error))
         return FALSE;
     if (created)
         g_hash_table_add(self->created_clsact, g_strdup(dev));
     return TRUE;
+}
+
+static gboolean
+vspan_linux_qdisc_ensure(VspanBackend *b, const char *dev, GError **error)
+{
+    VspanTcAttach at;
+    int ifindex = vspan_linux_resolve(dev, "tap", error);
+
+    return ifindex > 0 && vspan_linux_attach((VspanLinuxBackend *)b, ifindex, dev, &at, error);
 }
 
 static gboolean
@@ -76,15 +85,8 @@ vspan_linux_mirror_set(VspanBackend *b, const char *dev, VspanHook hook, VspanCl
             return FALSE;
         g_array_append_val(idx, si);
     }
-    if (!vspan_tc_probe(self->nl, ifindex, &at, error))
+    if (!vspan_linux_attach(self, ifindex, dev, &at, error))
         return FALSE;
-    if (at.state == VSPAN_QDISC_STATE_NONE) {
-        gboolean created = FALSE;
-        if (!vspan_tc_attach(self->nl, ifindex, dev, &at, &created, error))
-            return FALSE;
-        if (created)
-            g_hash_table_add(self->created_clsact, g_strdup(dev));
-    }
     if (cls == VSPAN_CLASSIFIER_AUTO)
         cls = self->classifier;
     if (!vspan_tc_mirror_set(self->nl, ifindex, dev, &at, hook, &cls,
@@ -169,12 +171,6 @@ void
 vspan_linux_backend_mark_created(VspanBackend *b, const char *dev)
 {
     g_hash_table_add(((VspanLinuxBackend *)b)->created_clsact, g_strdup(dev));
-}
-
-gboolean
-vspan_linux_backend_created(VspanBackend *b, const char *dev)
-{
-    return g_hash_table_contains(((VspanLinuxBackend *)b)->created_clsact, dev);
 }
 
 gboolean

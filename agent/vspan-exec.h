@@ -49,7 +49,6 @@ gboolean vspan_linux_backend_release(VspanBackend *backend, const char *dev, GEr
 /* Tell the backend that vspan added the clsact on @dev earlier (restored
  * from the agent's state), so a release may remove it again. */
 void vspan_linux_backend_mark_created(VspanBackend *backend, const char *dev);
-gboolean vspan_linux_backend_created(VspanBackend *backend, const char *dev);
 
 /* The set of taps on which vspan added clsact (owned by the backend). */
 GHashTable *vspan_linux_backend_created_set(VspanBackend *backend);

@@ -210,32 +210,3 @@ vspan_sink_ensure(VspanNl *nl, const VspanAppliance *a, const char *dev, int *if
     *ifindex = idx;
     return TRUE;
 }
-
-gboolean
-vspan_sink_remove(VspanNl *nl, const VspanAppliance *a, GError **error)
-{
-    g_autoptr(VspanNlMsg) msg = NULL;
-    g_autofree char *what = NULL;
-    struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
-    char kind[16] = "";
-    int r;
-
-    if (a->sink.type != VSPAN_SINK_TAP && a->sink.type != VSPAN_SINK_VXLAN)
-        return TRUE;
-    ifi.ifi_index = vspan_link_ifindex(a->sink.dev);
-    if (ifi.ifi_index <= 0)
-        return TRUE;
-    if (!vspan_link_kind(nl, ifi.ifi_index, kind, error))
-        return FALSE;
-    if (!g_str_equal(kind, a->sink.type == VSPAN_SINK_TAP ? "tun" : "vxlan"))
-        return TRUE;    /* not ours */
-    msg = nlmsg_alloc_simple(RTM_DELLINK, 0);
-    nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO);
-    what = g_strdup_printf("RTM_DELLINK %s", a->sink.dev);
-    r = vspan_nl_request(nl, msg, what);
-    if (r < 0 && r != -ENODEV) {
-        vspan_nl_set_error(nl, error, r, "Cannot remove sink '%s' of appliance '%s'", a->sink.dev, a->name);
-        return FALSE;
-    }
-    return TRUE;
-}

@@ -19,6 +19,3 @@ gboolean vspan_link_set_up(VspanNl *nl, int ifindex, const char *dev, GError **e
  * vxlan: a vxlan device vspan owns.  netdev, interface: must exist. */
 gboolean vspan_sink_ensure(VspanNl *nl, const VspanAppliance *appliance, const char *dev,
                            int *ifindex, GError **error);
-
-/* Delete a sink device vspan created (tap, vxlan); others are left alone. */
-gboolean vspan_sink_remove(VspanNl *nl, const VspanAppliance *appliance, GError **error);

@@ -213,38 +213,38 @@ vspanctl_status(int argc, char **argv)
     return status == 0 ? VSPANCTL_EXIT_OK : VSPANCTL_EXIT_REFUSED;
 }
 
+/* A command that only asks vspand and prints its answer: the one-line
+ * message or the payload. */
 static int
-vspanctl_metrics(int argc, char **argv)
+vspanctl_ask(const char *command, gboolean payload)
 {
     g_autoptr(GError) error = NULL;
-    g_autoptr(GVariant) reply = vspanctl_call("metrics", &error);
-    const char *payload;
+    g_autoptr(GVariant) reply = vspanctl_call(command, &error);
+    const char *message, *data;
     int status;
 
     if (!reply) {
         fprintf(stderr, "vspanctl: %s\n", error->message);
         return VSPANCTL_EXIT_REFUSED;
     }
-    g_variant_get(reply, "(i&s&s)", &status, NULL, &payload);
-    fputs(payload, stdout);
+    g_variant_get(reply, "(i&s&s)", &status, &message, &data);
+    if (payload)
+        fputs(data, stdout);
+    else
+        printf("%s\n", message);
     return status == 0 ? VSPANCTL_EXIT_OK : VSPANCTL_EXIT_REFUSED;
+}
+
+static int
+vspanctl_metrics(int argc, char **argv)
+{
+    return vspanctl_ask("metrics", TRUE);
 }
 
 static int
 vspanctl_reconcile(int argc, char **argv)
 {
-    g_autoptr(GError) error = NULL;
-    g_autoptr(GVariant) reply = vspanctl_call("reconcile", &error);
-    const char *message;
-    int status;
-
-    if (!reply) {
-        fprintf(stderr, "vspanctl: %s\n", error->message);
-        return VSPANCTL_EXIT_REFUSED;
-    }
-    g_variant_get(reply, "(i&s&s)", &status, &message, NULL);
-    printf("%s\n", message);
-    return status == 0 ? VSPANCTL_EXIT_OK : VSPANCTL_EXIT_REFUSED;
+    return vspanctl_ask("reconcile", FALSE);
 }
 
 static int

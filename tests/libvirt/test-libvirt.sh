@@ -232,6 +232,8 @@ ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 log "hot-plugged $hot_tap mirrored $ms ms after virsh attach-interface was run"
 check "a hot-plugged interface is mirrored within 1 s ($ms ms)" \
     test "$(mirred_to "$hot_tap" ingress)" = "$SINK" -a "$ms" -le 1000
+for _ in $(seq 50); do status_json | grep -q "\"mac\":\"$HOT\",\"tap\":\"$hot_tap\"" && break; sleep 0.1; done
+check "status lists the hot-plugged interface's mirror" sh -c "'$BUILD/agent/vspanctl' status --json | grep -q '\"mac\":\"$HOT\",\"tap\":\"$hot_tap\"'"
 $VIRSH detach-interface vspt-web bridge --mac $HOT --live >/dev/null
 for _ in $(seq 50); do status_json | grep -q "$HOT" || break; sleep 0.1; done
 check "hot-unplug drops its mirror from vspan's state" sh -c "! '$BUILD/agent/vspanctl' status --json | grep -q '$HOT'"
