@@ -8,6 +8,7 @@
 #include "vspan-agent.h"
 #include "vspan-json.h"
 #include "vspan-link.h"
+#include "vspan-log.h"
 #include "vspan-sysfs.h"
 #include "vspan-tc.h"
 
@@ -277,7 +278,8 @@ vspan_agent_reset_vf(VspanAgent *agent, const char *pf, guint vf, const char *wh
     if (!agent->backend->klass->vf_reset(agent->backend, &op, &error))
         g_warning("cannot reset VF %u of '%s' (%s): %s", vf, pf, why, error->message);
     else
-        g_message("reset VF %u of '%s' to safe defaults (%s)", vf, pf, why);
+        vspan_log_event(G_LOG_LEVEL_INFO, &(VspanLogFields){ .op = "vf-reset" },
+                        "reset VF %u of '%s' to safe defaults (%s)", vf, pf, why);
     g_hash_table_remove(agent->state->leases, key);
 }
 
@@ -341,6 +343,35 @@ vspan_agent_drop_leases(VspanAgent *agent, const char *uuid, gboolean reset)
     }
 }
 
+/* One info line per applied op, with the journal fields of what it touched. */
+static void
+vspan_agent_log_op(const VspanPlan *plan, const VspanDomain *dom, const VspanOp *op, const char *why)
+{
+    g_autofree char *text = vspan_op_format(op);
+    g_autoptr(GString) appliances = g_string_new(NULL);
+    VspanLogFields f = { .domain = dom->name, .op = vspan_op_type_to_string(op->type) };
+
+    if (op->type == VSPAN_OP_QDISC_ENSURE || op->type == VSPAN_OP_MIRROR_SET || op->type == VSPAN_OP_MIRROR_DEL) {
+        f.tap = op->dev;
+        for (guint i = 0; i < plan->mirrors->len; i++) {
+            const VspanPlanMirror *m = plan->mirrors->pdata[i];
+            if (g_strcmp0(m->tap, op->dev) != 0)
+                continue;
+            f.mac = m->mac;
+            g_string_append_printf(appliances, "%s%s", appliances->len ? "," : "", m->appliance);
+        }
+    } else if (op->type == VSPAN_OP_VF_SET || op->type == VSPAN_OP_VF_RESET) {
+        for (guint i = 0; i < plan->vfs->len; i++) {
+            const VspanPlanVf *v = plan->vfs->pdata[i];
+            if (g_strcmp0(v->pci, op->pci) == 0)
+                f.mac = v->mac;
+        }
+    }
+    if (appliances->len)
+        f.appliance = appliances->str;
+    vspan_log_event(G_LOG_LEVEL_INFO, &f, "domain '%s' (%s): %s", dom->name, why, text);
+}
+
 /* Plan @phase for @dom against the kernel as it is, and apply it. */
 static VspanPlan *
 vspan_agent_apply(VspanAgent *agent, VspanPhase phase, const VspanDomain *dom, const char *why,
@@ -360,14 +391,12 @@ vspan_agent_apply(VspanAgent *agent, VspanPhase phase, const VspanDomain *dom, c
     /* every kernel change, once, with what and why */
     for (guint i = 0; i < plan->ops->len; i++) {
         const VspanOp *op = plan->ops->pdata[i];
-        g_autofree char *text = NULL;
 
         if (op->type == VSPAN_OP_SINK_ENSURE)
-            continue;
+            continue;       /* logged by vspan_sink_ensure() when it creates one */
         if (g_str_equal(why, "repair") && (op->type == VSPAN_OP_MIRROR_SET || op->type == VSPAN_OP_MIRROR_DEL))
             agent->repairs++;
-        text = vspan_op_format(op);
-        g_message("domain '%s' (%s): %s", dom->name, why, text);
+        vspan_agent_log_op(plan, dom, op, why);
     }
     return g_steal_pointer(&plan);
 }

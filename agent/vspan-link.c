@@ -16,6 +16,7 @@
 
 #include "vspan-error.h"
 #include "vspan-link.h"
+#include "vspan-log.h"
 
 int
 vspan_link_ifindex(const char *name)
@@ -188,6 +189,10 @@ vspan_sink_ensure(VspanNl *nl, const VspanAppliance *a, const char *dev, int *if
                             "Created sink '%s' of appliance '%s' but it is gone", dev, a->name);
                 return FALSE;
             }
+            vspan_log_event(G_LOG_LEVEL_INFO,
+                            &(VspanLogFields){ .tap = dev, .appliance = a->name, .op = "sink-create" },
+                            "created the %s sink '%s' of appliance '%s' (it did not exist)",
+                            vspan_sink_type_to_string(a->sink.type), dev, a->name);
         }
         if (!vspan_link_set_up(nl, idx, dev, error))
             return FALSE;

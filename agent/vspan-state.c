@@ -8,6 +8,7 @@
 
 #include "vspan-error.h"
 #include "vspan-state.h"
+#include "vspan-xml.h"
 
 #define VSPAN_STATE_VERSION 1
 
@@ -109,43 +110,18 @@ vspan_state_load(const char *dir, GError **error)
     return g_steal_pointer(&st);
 }
 
-/* Write to a temporary file beside @path and rename it over @path: a crash
- * (or a full disk) leaves the old file or the new one, never half of one.
- * No fsync: this runs on every VM start, and the content can be rebuilt. */
+/* No fsync (vspan_file_replace()): this runs on every VM start, and the
+ * content can be rebuilt. */
 static gboolean
 vspan_state_write_atomic(const char *path, const char *data, gsize len, GError **error)
 {
-    g_autofree char *tmp = g_strconcat(path, ".XXXXXX", NULL);
-    int saved = 0;
-    gsize done = 0;
-    int fd = g_mkstemp_full(tmp, O_WRONLY | O_CLOEXEC, 0600);
+    int err = vspan_file_replace(path, data, len, 0600);
 
-    if (fd < 0) {
-        saved = errno;
-        goto fail;
-    }
-    while (done < len) {
-        ssize_t n = write(fd, data + done, len - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            saved = errno;
-            break;
-        }
-        done += n;
-    }
-    if (close(fd) < 0 && !saved)
-        saved = errno;
-    if (!saved && rename(tmp, path) < 0)
-        saved = errno;
-    if (!saved)
-        return TRUE;
-    g_unlink(tmp);
-fail:
-    g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_IO,
-                "Cannot write the state file '%s': %s; the previous state is kept",
-                path, g_strerror(saved));
-    return FALSE;
+    if (err)
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_IO,
+                    "Cannot write the state file '%s': %s; the previous state is kept",
+                    path, g_strerror(err));
+    return err == 0;
 }
 
 gboolean

@@ -24,6 +24,7 @@
 #include <netlink/msg.h>
 
 #include "vspan-agent.h"
+#include "vspan-log.h"
 #include "vspan-build-config.h"
 #include "vspan-libvirt.h"
 #include "vspan-proto.h"
@@ -35,7 +36,71 @@ typedef struct {
     int listen_fd;
     struct nl_sock *monitor;
     guint repair_timer;
+    guint textfile_timer;
+    guint textfile_idle;
+    gboolean textfile_failing;
 } Vspand;
+
+/* ---- node_exporter textfile --------------------------------------------- */
+
+/* Rewrite <metrics textfile> atomically (node_exporter must never read
+ * half a file); a failure is logged when it starts and when it ends. */
+static void
+vspand_textfile_write(Vspand *d)
+{
+    const char *path = vspan_agent_config(d->agent)->metrics_textfile;
+    g_autofree char *text = NULL;
+    int err;
+
+    if (!path)
+        return;
+    text = vspan_agent_metrics(d->agent);
+    err = vspan_file_replace(path, text, strlen(text), 0644);
+    if (err && !d->textfile_failing)
+        g_warning("Cannot write the metrics textfile '%s': %s; fix the directory or <metrics textfile> in the config",
+                  path, g_strerror(err));
+    else if (!err && d->textfile_failing)
+        g_message("metrics textfile '%s' is written again", path);
+    d->textfile_failing = err != 0;
+}
+
+static gboolean
+vspand_textfile_tick(gpointer data)
+{
+    vspand_textfile_write(data);
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+vspand_textfile_idle(gpointer data)
+{
+    Vspand *d = data;
+
+    d->textfile_idle = 0;
+    vspand_textfile_write(d);
+    return G_SOURCE_REMOVE;
+}
+
+/* After a change: soon, after the reply is sent, coalesced. */
+static void
+vspand_textfile_schedule(Vspand *d)
+{
+    if (!d->textfile_idle && vspan_agent_config(d->agent)->metrics_textfile)
+        d->textfile_idle = g_idle_add(vspand_textfile_idle, d);
+}
+
+/* At start and after a reload: the interval may have changed. */
+static void
+vspand_textfile_start(Vspand *d)
+{
+    const VspanConfig *config = vspan_agent_config(d->agent);
+
+    g_clear_handle_id(&d->textfile_timer, g_source_remove);
+    if (!config->metrics_textfile)
+        return;
+    d->textfile_timer = g_timeout_add_seconds(config->metrics_interval, vspand_textfile_tick, d);
+    vspand_textfile_schedule(d);
+}
 
 /* ---- control socket ----------------------------------------------------- */
 
@@ -62,6 +127,7 @@ vspand_dispatch(Vspand *d, GVariant *request)
         if (!phase || !xml)
             return vspand_reply(2, "malformed hook request: phase and xml are required", NULL);
         status = vspan_agent_hook(d->agent, phase, sub ? sub : "-", xml, &message);
+        vspand_textfile_schedule(d);
         return vspand_reply(status, message, NULL);
     }
     if (g_str_equal(command, "status")) {
@@ -80,6 +146,7 @@ vspand_dispatch(Vspand *d, GVariant *request)
         vspan_agent_repair(d->agent);
         if (d->libvirt)
             vspan_libvirt_schedule_sync(d->libvirt);
+        vspand_textfile_schedule(d);
         return vspand_reply(0, "reconciled the kernel with vspan's state; a libvirt resync follows", NULL);
     }
     return vspand_reply(2, "unknown command; use hook, status, metrics or reconcile", NULL);
@@ -165,6 +232,7 @@ vspand_repair_timeout(gpointer data)
 
     d->repair_timer = 0;
     vspan_agent_repair(d->agent);
+    vspand_textfile_schedule(d);
     return G_SOURCE_REMOVE;
 }
 
@@ -226,9 +294,12 @@ vspand_on_hup(gpointer data)
     Vspand *d = data;
     g_autoptr(GError) error = NULL;
 
-    if (!vspan_agent_reload_config(d->agent, &error))
+    if (!vspan_agent_reload_config(d->agent, &error)) {
         g_warning("%s; keeping the previous configuration", error->message);
-    else if (d->libvirt)
+        return G_SOURCE_CONTINUE;
+    }
+    vspand_textfile_start(d);
+    if (d->libvirt)
         vspan_libvirt_schedule_sync(d->libvirt);
     return G_SOURCE_CONTINUE;
 }
@@ -237,6 +308,8 @@ int
 main(int argc, char **argv)
 {
     g_autofree char *config = NULL, *state_dir = NULL, *socket_path = NULL, *uri = NULL, *pidfile = NULL;
+    g_autofree char *log = NULL;
+    VspanLogTarget log_target = VSPAN_LOG_AUTO;
     gboolean foreground = FALSE, debug = FALSE, version = FALSE;
     GOptionEntry entries[] = {
         { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config, "Host config (default " VSPAN_DEFAULT_CONFIG ")", "FILE" },
@@ -246,6 +319,7 @@ main(int argc, char **argv)
         { "pidfile", 'p', 0, G_OPTION_ARG_FILENAME, &pidfile, "Write the PID here", "FILE" },
         { "foreground", 'f', 0, G_OPTION_ARG_NONE, &foreground, "Stay in the foreground (vspand never forks)", NULL },
         { "debug", 'd', 0, G_OPTION_ARG_NONE, &debug, "Log every netlink request", NULL },
+        { "log", 'l', 0, G_OPTION_ARG_STRING, &log, "Log to the journal, stderr or auto (the journal when stderr is connected to it; default)", "TARGET" },
         { "version", 'V', 0, G_OPTION_ARG_NONE, &version, "Print the version", NULL },
         { NULL },
     };
@@ -263,8 +337,11 @@ main(int argc, char **argv)
         printf("vspand %s\n", VSPAN_VERSION);
         return 0;
     }
-    if (debug)
-        g_setenv("G_MESSAGES_DEBUG", "all", TRUE);
+    if (log && !vspan_log_target_parse(log, &log_target)) {
+        fprintf(stderr, "vspand: unknown log target '%s'; use journal, stderr or auto\n", log);
+        return 2;
+    }
+    vspan_log_setup("vspand", log_target, debug);
     if (!config)
         config = g_strdup(VSPAN_DEFAULT_CONFIG);
     if (!state_dir)
@@ -305,8 +382,12 @@ main(int argc, char **argv)
     vspan_agent_repair(d.agent);
     if (!g_str_equal(uri, "none"))
         d.libvirt = vspan_libvirt_new(uri, d.agent);
+    vspand_textfile_start(&d);
     g_message("vspand %s listening on %s", VSPAN_VERSION, socket_path);
     g_main_loop_run(d.loop);
+
+    g_clear_handle_id(&d.textfile_timer, g_source_remove);
+    g_clear_handle_id(&d.textfile_idle, g_source_remove);
 
     vspan_libvirt_free(d.libvirt);
     close(d.listen_fd);

@@ -4,6 +4,14 @@
 # messages refused without harm, SIGTERM leaves the mirrors in place.
 # Usage: test-agent.sh BUILD_DIR
 set -u
+if [ "${1:-}" = --records-of ]; then
+    exec python3 -c '
+import sys
+for rec in open(sys.argv[1], "rb").read().split(b"\x1e"):
+    if rec:
+        print(" ".join(sorted(l.decode() for l in rec.split(b"\n") if l)))
+' "$2"
+fi
 BUILD=$1
 if [ "$(id -u)" -ne 0 ]; then echo "1..0 # SKIP needs root"; exit 77; fi
 if [ -z "${VSPAN_IN_NS:-}" ]; then
@@ -69,7 +77,7 @@ before=$(tc filter show dev at0 ingress; tc filter show dev at0 egress)
 
 # metrics: valid Prometheus text exposition, and the same numbers as status
 "$CTL" metrics >"$T/metrics"
-check "metrics parse as Prometheus text (HELP/TYPE first, names, labels, _total counters)" python3 -c '
+cat >"$T/promparse.py" <<'PY'
 import re, sys
 name = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
 sample = re.compile(r"^(" + name + r")(\{[a-zA-Z_][a-zA-Z0-9_]*=\"(?:[^\"\\\\]|\\\\.)*\"(?:,[a-zA-Z_][a-zA-Z0-9_]*=\"(?:[^\"\\\\]|\\\\.)*\")*\})? (-?[0-9.eE+]+|NaN)$")
@@ -86,7 +94,8 @@ for line in open(sys.argv[1]):
     assert (type_[n] == "counter") == n.endswith("_total"), n
     seen += 1
 assert seen >= 5, seen
-' "$T/metrics"
+PY
+check "metrics parse as Prometheus text (HELP/TYPE first, names, labels, _total counters)" python3 "$T/promparse.py" "$T/metrics"
 pk=$("$CTL" status --json | sed -n 's/.*"tap":"at0","appliance":"ids","direction":"both","packets":\([0-9]*\).*/\1/p')
 check "the mirror's packet counter in metrics equals status's ($pk)" \
     grep -qx "vspan_mirror_packets_total{domain=\"web\",mac=\"52:54:00:00:00:01\",tap=\"at0\",appliance=\"ids\",direction=\"both\"} $pk" "$T/metrics"
@@ -112,6 +121,65 @@ check "SIGTERM: vspand exits 0" test "$rc" -eq 0
 check "SIGTERM: the socket is removed" test ! -e "$VSPAN_SOCKET"
 check "SIGTERM: the mirrors stay in place" test "$(tc filter show dev at0 ingress; tc filter show dev at0 egress)" = "$before"
 check "the state file records the domain" grep -q "domain 6f1c1c9e-2c1a-4c55-9d1e-0a3c1d2e3f41" "$T/state/state.ini"
+
+# ---- logging and the node_exporter textfile --------------------------------
+# A private /run holds a stand-in for journald's socket: vspand speaks the
+# journal's native protocol to it and the test reads the datagrams.
+mount -t tmpfs tmpfs /run
+mkdir -p /run/systemd/journal "$T/prom"
+cat >"$T/journal.py" <<'PY'
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind("/run/systemd/journal/socket")
+out = open(sys.argv[1], "ab", buffering=0)
+open(sys.argv[1] + ".ready", "w").close()
+while True:
+    out.write(s.recv(1 << 20) + b"\x1e")
+PY
+python3 "$T/journal.py" "$T/journal" &
+jpid=$!
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; kill "$jpid" 2>/dev/null; rm -rf "$T"' EXIT
+for _ in $(seq 50); do [ -e "$T/journal.ready" ] && break; sleep 0.1; done
+printf '%s\n' "<vspan><appliance name=\"ids\" domain=\"ids\"><sink type=\"tap\" dev=\"vspan-at0\"/></appliance><metrics textfile=\"$T/prom/vspan.prom\" interval=\"1\"/></vspan>" >"$T/vspan.xml"
+"$BUILD/agent/vspand" --config "$T/vspan.xml" --state-dir "$T/state" --socket "$VSPAN_SOCKET" --libvirt-uri none --log journal >"$T/log2" 2>&1 &
+pid=$!
+for _ in $(seq 50); do "$CTL" status >/dev/null 2>&1 && break; sleep 0.1; done
+ip tuntap add dev at1 mode tap
+ip link set at1 up
+xml="<domain><name>db</name><uuid>0b6c3c9e-2c1a-4c55-9d1e-0a3c1d2e3f42</uuid><metadata><vspan:domain xmlns:vspan='urn:vspan:domain:1'><vspan:mirror appliance='ids'/></vspan:domain></metadata><devices><interface type='bridge'><mac address='52:54:00:00:00:02'/><source bridge='br0'/><target dev='at1'/></interface></devices></domain>"
+printf '%s' "$xml" | "$BUILD/hooks/vspan-hook" db start begin -
+"$CTL" reconcile >/dev/null
+printf '%s' "$xml" | "$BUILD/hooks/vspan-hook" db start begin -
+sleep 0.3
+# records: one line each, its fields sorted
+records() { "$0" --records-of "$T/journal"; }
+set_ingress=$(records | grep "VSPAN_OP=mirror-set" | grep -c "MESSAGE=domain 'db' (start): mirror-set dev=at1 hook=ingress ")
+check "the ingress mirror of at1 was logged once, though the start ran twice and reconcile once (got $set_ingress)" test "$set_ingress" = 1
+check "the journal record carries domain, mac, tap, appliance, op, priority and identifier" sh -c "records() { '$0' --records-of '$T/journal'; }; records | grep 'mirror-set dev=at1 hook=ingress' | grep 'PRIORITY=6' | grep 'SYSLOG_IDENTIFIER=vspand' | grep 'VSPAN_APPLIANCE=ids' | grep 'VSPAN_DOMAIN=db' | grep 'VSPAN_MAC=52:54:00:00:00:02' | grep -q 'VSPAN_TAP=at1'"
+check "nothing went to stderr while the journal was there" test ! -s "$T/log2"
+check "the textfile exists, 0644" test "$(stat -c %a "$T/prom/vspan.prom" 2>/dev/null)" = 644
+check "the textfile parses as Prometheus text" python3 "$T/promparse.py" "$T/prom/vspan.prom"
+check "the textfile shows db's mirror" grep -q '^vspan_mirror_packets_total{domain="db",mac="52:54:00:00:00:02",tap="at1",appliance="ids",direction="both"} ' "$T/prom/vspan.prom"
+# atomic: a reader never sees a partial file while vspand rewrites it every second
+torn=0
+for _ in $(seq 400); do
+    tail -c 1 "$T/prom/vspan.prom" | od -An -c | grep -q '\\n' || torn=$((torn + 1))
+    grep -q '^vspan_libvirt_reconnects_total ' "$T/prom/vspan.prom" || torn=$((torn + 1))
+    sleep 0.01
+done
+check "400 reads over 4 s of rewrites: no partial textfile ($torn)" test "$torn" = 0
+check "no temporary files left beside the textfile" test "$(ls "$T/prom")" = vspan.prom
+# an unwritable directory: one warning, vspand keeps serving, the old file stays
+kill "$jpid"; wait "$jpid" 2>/dev/null
+mount --bind -o ro "$T/prom" "$T/prom"
+sleep 2.5
+check "an unwritable textfile directory is reported once on stderr when the journal is gone" \
+    test "$(grep -c "Cannot write the metrics textfile '$T/prom/vspan.prom': Read-only file system; fix the directory or <metrics textfile> in the config" "$T/log2")" = 1
+check "vspand still answers" sh -c "'$CTL' status >/dev/null"
+check "the last good textfile is still whole" python3 "$T/promparse.py" "$T/prom/vspan.prom"
+umount "$T/prom"
+kill -TERM "$pid"; wait "$pid"; pid=""
+ip link del at1
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

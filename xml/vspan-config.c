@@ -60,6 +60,7 @@ vspan_config_new_empty(const char *path)
     config->bridge_policies = g_ptr_array_new_with_free_func((GDestroyNotify)vspan_bridge_policy_free);
     config->pools = g_ptr_array_new_with_free_func((GDestroyNotify)vspan_pool_free);
     config->on_agent_unavailable = VSPAN_AGENT_UNAVAILABLE_REFUSE;
+    config->metrics_interval = VSPAN_METRICS_DEFAULT_INTERVAL;
     return config;
 }
 
@@ -69,6 +70,7 @@ vspan_config_free(VspanConfig *config)
     if (!config)
         return;
     g_free(config->path);
+    g_free(config->metrics_textfile);
     g_ptr_array_unref(config->appliances);
     g_ptr_array_unref(config->bridge_policies);
     g_ptr_array_unref(config->pools);
@@ -455,15 +457,42 @@ vspan_config_parse_hook(VspanConfig *config, const xmlNode *node, GError **error
     return TRUE;
 }
 
+static gboolean
+vspan_config_parse_metrics(VspanConfig *config, const xmlNode *node, GError **error)
+{
+    static const char *const attrs[] = { "textfile", "interval", NULL };
+    g_autofree char *where = vspan_xml_where(config->path, node);
+    g_autofree char *textfile = NULL;
+    guint interval = VSPAN_METRICS_DEFAULT_INTERVAL;
+
+    if (!vspan_xml_check_attrs(node, attrs, where, error) ||
+        !vspan_xml_prop_required(node, "textfile", &textfile, where, error) ||
+        !vspan_xml_prop_uint(node, "interval", 1, 3600, &interval, NULL, where, error))
+        return FALSE;
+    /* node_exporter reads *.prom from its directory; a relative path would
+     * depend on vspand's working directory */
+    if (!g_path_is_absolute(textfile) || !g_str_has_suffix(textfile, ".prom")) {
+        g_autofree char *clean = vspan_str_clean(textfile);
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                    "%s: textfile '%s' is not an absolute path ending in .prom; "
+                    "use a path in node_exporter's --collector.textfile.directory",
+                    where, clean);
+        return FALSE;
+    }
+    config->metrics_textfile = g_steal_pointer(&textfile);
+    config->metrics_interval = interval;
+    return TRUE;
+}
+
 VspanConfig *
 vspan_config_parse(const char *buf, gsize len, const char *path, GError **error)
 {
-    static const char *const children[] = { "appliance", "mirror", "pool", "hook", NULL };
+    static const char *const children[] = { "appliance", "mirror", "pool", "hook", "metrics", NULL };
     g_autoptr(VspanConfig) config = vspan_config_new_empty(path);
     g_autoptr(xmlDoc) doc = NULL;
     g_autofree char *where = NULL;
     xmlNode *root;
-    guint nhook = 0;
+    guint nhook = 0, nmetrics = 0;
 
     doc = vspan_xml_parse(buf, len, path, error);
     if (!doc)
@@ -503,6 +532,15 @@ vspan_config_parse(const char *buf, gsize len, const char *path, GError **error)
                 return NULL;
             }
             if (!vspan_config_parse_hook(config, c, error))
+                return NULL;
+        } else if (g_str_equal(c->name, "metrics")) {
+            if (++nmetrics > 1) {
+                g_autofree char *mwhere = vspan_xml_where(path, c);
+                g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                            "%s: the config takes one <metrics>; keep one", mwhere);
+                return NULL;
+            }
+            if (!vspan_config_parse_metrics(config, c, error))
                 return NULL;
         }
     }

@@ -52,6 +52,8 @@ typedef struct {
     GPtrArray *bridge_policies;     /* of VspanBridgePolicy */
     GPtrArray *pools;               /* of VspanPool */
     VspanAgentUnavailable on_agent_unavailable;
+    char *metrics_textfile;         /* <metrics textfile>, optional */
+    guint metrics_interval;         /* seconds */
 } VspanConfig;
 
 /* An empty config: no appliances, no pools. */
@@ -74,3 +76,4 @@ char *vspan_config_appliance_names(const VspanConfig *config);
 
 #define VSPAN_VXLAN_DEFAULT_PORT 4789
 #define VSPAN_VF_MAX 4095
+#define VSPAN_METRICS_DEFAULT_INTERVAL 15

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <gio/gio.h>
+#include <glib/gstdio.h>
 #include <libxml/relaxng.h>
 #include <libxml/xmlerror.h>
 
@@ -624,4 +625,34 @@ vspan_range_set_free(VspanRangeSet *set)
 {
     if (set)
         g_array_unref(set);
+}
+
+int
+vspan_file_replace(const char *path, const char *data, gsize len, int mode)
+{
+    g_autofree char *tmp = g_strconcat(path, ".XXXXXX", NULL);
+    int saved = 0;
+    gsize done = 0;
+    int fd = g_mkstemp_full(tmp, O_WRONLY | O_CLOEXEC, mode);
+
+    if (fd < 0)
+        return errno;
+    if (fchmod(fd, mode) < 0)
+        saved = errno;
+    while (!saved && done < len) {
+        ssize_t n = write(fd, data + done, len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            saved = errno;
+        else
+            done += n;
+    }
+    if (close(fd) < 0 && !saved)
+        saved = errno;
+    if (!saved && rename(tmp, path) < 0)
+        saved = errno;
+    if (saved)
+        g_unlink(tmp);
+    return saved;
 }

@@ -25,6 +25,10 @@ char *vspan_str_clean(const char *str);
 xmlDoc *vspan_xml_parse(const char *buf, gsize len, const char *name, GError **error);
 
 /* Read a whole file, refusing files larger than VSPAN_XML_MAX_BYTES. */
+/* Write @data to a temporary file beside @path and rename it over @path:
+ * a crash or a full disk leaves the old file or the new one, never half of
+ * one.  No fsync.  Returns 0 or an errno. */
+int vspan_file_replace(const char *path, const char *data, gsize len, int mode);
 gboolean vspan_file_read(const char *path, char **contents, gsize *len, GError **error);
 
 /* Validate @root (copied into its own document when it is not the document
