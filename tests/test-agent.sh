@@ -96,6 +96,13 @@ for line in open(sys.argv[1]):
 assert seen >= 5, seen
 PY
 check "metrics parse as Prometheus text (HELP/TYPE first, names, labels, _total counters)" python3 "$T/promparse.py" "$T/metrics"
+promtool=$(command -v promtool || echo "${VSPAN_TOOLS_DIR:-/var/cache/vspan-tools}/promtool")
+if [ -x "$promtool" ]; then
+    lint=$("$promtool" check metrics <"$T/metrics" 2>&1)
+    check "promtool check metrics accepts the output, no lint findings ($lint)" test -z "$lint"
+else
+    bad "promtool is not installed (tests/setup-deps fetches it from Debian's prometheus package)"
+fi
 pk=$("$CTL" status --json | sed -n 's/.*"tap":"at0","appliance":"ids","direction":"both","packets":\([0-9]*\).*/\1/p')
 check "the mirror's packet counter in metrics equals status's ($pk)" \
     grep -qx "vspan_mirror_packets_total{domain=\"web\",mac=\"52:54:00:00:00:01\",tap=\"at0\",appliance=\"ids\",direction=\"both\"} $pk" "$T/metrics"
@@ -159,6 +166,7 @@ check "the journal record carries domain, mac, tap, appliance, op, priority and 
 check "nothing went to stderr while the journal was there" test ! -s "$T/log2"
 check "the textfile exists, 0644" test "$(stat -c %a "$T/prom/vspan.prom" 2>/dev/null)" = 644
 check "the textfile parses as Prometheus text" python3 "$T/promparse.py" "$T/prom/vspan.prom"
+[ -x "$promtool" ] && check "promtool accepts the textfile" sh -c "test -z \"\$('$promtool' check metrics <'$T/prom/vspan.prom' 2>&1)\""
 check "the textfile shows db's mirror" grep -q '^vspan_mirror_packets_total{domain="db",mac="52:54:00:00:00:02",tap="at1",appliance="ids",direction="both"} ' "$T/prom/vspan.prom"
 # atomic: a reader never sees a partial file while vspand rewrites it every second
 torn=0
