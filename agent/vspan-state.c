@@ -130,7 +130,6 @@ vspan_state_save(VspanState *st, GError **error)
     g_autoptr(GKeyFile) kf = g_key_file_new();
     g_autoptr(GPtrArray) taps = g_ptr_array_new();
     g_autofree char *data = NULL;
-    g_autoptr(GError) local = NULL;
     GHashTableIter it;
     gpointer k, v;
     gsize len;

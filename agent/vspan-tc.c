@@ -425,14 +425,14 @@ vspan_tc_build_filter(int ifindex, guint32 parent, VspanHook hook, VspanClassifi
     } else {
         /* One 0/0 key: libnl and the kernel refuse a selector without keys
          * (pitfall 1); TERMINAL so the actions run on the match. */
-        struct {
-            struct tc_u32_sel sel;
-            struct tc_u32_key key;
-        } sel = { .sel = { .flags = TC_U32_TERMINAL, .nkeys = 1 } };
+        guint32 raw[(sizeof(struct tc_u32_sel) + sizeof(struct tc_u32_key)) / sizeof(guint32)] = { 0 };
+        struct tc_u32_sel *sel = (struct tc_u32_sel *)raw;
 
+        sel->flags = TC_U32_TERMINAL;
+        sel->nkeys = 1;
         if (nla_put_string(msg, TCA_KIND, "u32") < 0 ||
             !(opts = nla_nest_start(msg, TCA_OPTIONS)) ||
-            nla_put(msg, TCA_U32_SEL, sizeof(sel), &sel) < 0 ||
+            nla_put(msg, TCA_U32_SEL, sizeof(raw), raw) < 0 ||
             vspan_tc_put_actions(msg, TCA_U32_ACT, sinks, n) < 0)
             return NULL;
     }

@@ -27,7 +27,7 @@ nt_enter_netns(void)
     return TRUE;
 }
 
-static int
+G_GNUC_PRINTF(2, 0) static int
 nt_shv(char **out, const char *fmt, va_list ap)
 {
     g_autofree char *cmd = g_strdup_vprintf(fmt, ap);
@@ -160,5 +160,5 @@ nt_count(GPtrArray *got, GBytes *frame)
 void
 nt_drain(int fd)
 {
-    g_autoptr(GPtrArray) junk = nt_collect(fd, 50);
+    g_ptr_array_unref(nt_collect(fd, 50));
 }

@@ -97,7 +97,9 @@ ms=$(( ($(date +%s%N) - start) / 1000000 ))
 n=$(grep -c '^op mirror-set' "$tmp/out")
 if [ "$n" -eq 20000 ]; then ok "10000 interfaces: 20000 mirror-set ops"; else bad "10000 interfaces: $n mirror-set ops"; fi
 echo "# 10000 interfaces planned in ${ms} ms"
-if [ -n "${VSPAN_TEST_SLOW:-}" ] || [ "$ms" -lt 2000 ]; then ok "10000 interfaces under 2 s (${ms} ms)"; else bad "10000 interfaces took ${ms} ms"; fi
+# sanitizer builds run 3-10x slower: the bound there is 20 s
+limit=2000; [ -n "${VSPAN_SANITIZED:-}" ] && limit=20000
+if [ -n "${VSPAN_TEST_SLOW:-}" ] || [ "$ms" -lt "$limit" ]; then ok "10000 interfaces under $((limit / 1000)) s (${ms} ms)"; else bad "10000 interfaces took ${ms} ms"; fi
 
 # --- check-config --------------------------------------------------------
 run "check-config example" 0 check-config "$EX/vspan.xml"
@@ -107,7 +109,9 @@ expect_err "vspanctl: $DATA/config/overlapping-pools.xml:5: <pool name=\"p2\">: 
 run "check-config two files" 2 check-config a b
 
 # --- the same hostile inputs under valgrind: no invalid access, no leak ----
-if command -v valgrind >/dev/null; then
+if [ -n "${VSPAN_SANITIZED:-}" ]; then
+    echo "# ASan/UBSan build: valgrind cannot run sanitized binaries; the plain build's run of this test does the valgrind pass"
+elif command -v valgrind >/dev/null; then
     vg() {   # vg NAME EXPECTED_EXIT ARGS...
         local name=$1 want=$2; shift 2
         valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \

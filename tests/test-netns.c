@@ -708,7 +708,6 @@ static void
 test_classifier_fallback(Fx *fx, gconstpointer data)
 {
     g_autofree char *shown = NULL;
-    g_autofree char *modules = NULL;
     VspanClassifier cls;
 
     fx_apply_ok(fx, "ids", "both");
