@@ -172,10 +172,21 @@ vspan_agent_reload_config(VspanAgent *agent, GError **error)
     return TRUE;
 }
 
+static gboolean
+vspan_agent_save_full(VspanAgent *agent, GError **error);
+
 static void
 vspan_agent_save(VspanAgent *agent)
 {
     g_autoptr(GError) error = NULL;
+
+    if (!vspan_agent_save_full(agent, &error))
+        g_warning("%s", error->message);
+}
+
+static gboolean
+vspan_agent_save_full(VspanAgent *agent, GError **error)
+{
     GHashTable *created = vspan_linux_backend_created_set(agent->backend);
     GHashTableIter it;
     gpointer tap;
@@ -184,8 +195,7 @@ vspan_agent_save(VspanAgent *agent)
     g_hash_table_iter_init(&it, created);
     while (g_hash_table_iter_next(&it, &tap, NULL))
         g_hash_table_add(agent->state->created_clsact, g_strdup(tap));
-    if (!vspan_state_save(agent->state, &error))
-        g_warning("%s", error->message);
+    return vspan_state_save(agent->state, error);
 }
 
 static VspanObserved *
@@ -372,10 +382,17 @@ vspan_agent_log_op(const VspanPlan *plan, const VspanDomain *dom, const VspanOp 
     vspan_log_event(G_LOG_LEVEL_INFO, &f, "domain '%s' (%s): %s", dom->name, why, text);
 }
 
-/* Plan @phase for @dom against the kernel as it is, and apply it. */
+static void vspan_agent_record(VspanAgent *agent, const VspanDomain *dom, const char *xml,
+                               const VspanPlan *plan);
+
+/* Plan @phase for @dom against the kernel as it is, and apply it.  With
+ * @record_xml, the domain and its VF leases are written to the state file
+ * before the kernel is touched (write-ahead): a vspand killed half-way
+ * leaves a record that the restart completes (mirrors) or undoes (a VF of
+ * a domain that did not start is reset), never a change nobody knows of. */
 static VspanPlan *
 vspan_agent_apply(VspanAgent *agent, VspanPhase phase, const VspanDomain *dom, const char *why,
-                  GError **error)
+                  const char *record_xml, GError **error)
 {
     g_autoptr(VspanObserved) obs = vspan_agent_observe(agent, dom);
     g_autoptr(VspanPlan) plan = vspan_plan_build(phase, dom, agent->config, obs);
@@ -385,6 +402,14 @@ vspan_agent_apply(VspanAgent *agent, VspanPhase phase, const VspanDomain *dom, c
     if (vspan_plan_refuses(plan)) {
         g_set_error_literal(error, VSPAN_ERROR, VSPAN_ERROR_REFUSED, plan->errors->pdata[0]);
         return NULL;
+    }
+    if (record_xml) {
+        vspan_agent_record(agent, dom, record_xml, plan);
+        vspan_agent_record_leases(agent, plan, dom);
+        /* no record, no change: a crash must never leave a VF configured
+         * (or a mirror) that no state file knows of */
+        if (!vspan_agent_save_full(agent, error))
+            return NULL;
     }
     if (!vspan_exec_apply(agent->backend, plan, error))
         return NULL;
@@ -532,7 +557,7 @@ vspan_agent_hook(VspanAgent *agent, const char *phase_str, const char *sub, cons
     }
     case VSPAN_PHASE_START:
     case VSPAN_PHASE_RECONNECT:
-        plan = vspan_agent_apply(agent, phase, dom, phase_str, &error);
+        plan = vspan_agent_apply(agent, phase, dom, phase_str, xml, &error);
         if (!plan) {
             g_message("%s of domain '%s' failed: %s", phase_str, dom->name, error->message);
             if (phase == VSPAN_PHASE_START) {
@@ -605,7 +630,7 @@ vspan_agent_sync(VspanAgent *agent, GPtrArray *xmls)
 
         if (!dom || g_hash_table_contains(agent->starting, dom->uuid))
             continue;   /* its hooks are in charge until it runs */
-        plan = vspan_agent_apply(agent, VSPAN_PHASE_RECONNECT, dom, "resync", &error);
+        plan = vspan_agent_apply(agent, VSPAN_PHASE_RECONNECT, dom, "resync", NULL, &error);
         if (!plan) {
             g_message("resync of domain '%s': %s", dom->name, error->message);
         } else {
@@ -668,7 +693,7 @@ vspan_agent_repair(VspanAgent *agent)
         }
         if (!dom)
             continue;
-        plan = vspan_agent_apply(agent, VSPAN_PHASE_RECONNECT, dom, "repair", &error);
+        plan = vspan_agent_apply(agent, VSPAN_PHASE_RECONNECT, dom, "repair", NULL, &error);
         if (!plan)
             g_message("repair of domain '%s': %s", dom->name, error->message);
     }

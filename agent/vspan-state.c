@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
 
@@ -43,6 +44,24 @@ vspan_state_lease(VspanState *st, const char *pf, guint vf, const char *uuid, co
     return l;
 }
 
+/* A vspand killed between writing a new state file and renaming it over
+ * the old one leaves "state.ini.XXXXXX" behind: the old file is the state,
+ * the temporary one is dropped. */
+static void
+vspan_state_remove_temporaries(const char *dir)
+{
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    const char *name;
+
+    while (d && (name = g_dir_read_name(d))) {
+        if (g_str_has_prefix(name, "state.ini.") && strlen(name) == strlen("state.ini.XXXXXX")) {
+            g_autofree char *path = g_build_filename(dir, name, NULL);
+            g_message("removed '%s', a state file vspand did not finish writing", path);
+            g_unlink(path);
+        }
+    }
+}
+
 VspanState *
 vspan_state_load(const char *dir, GError **error)
 {
@@ -63,6 +82,7 @@ vspan_state_load(const char *dir, GError **error)
                     "Cannot create the state directory '%s': %s", dir, g_strerror(saved));
         return NULL;
     }
+    vspan_state_remove_temporaries(dir);
     if (!g_key_file_load_from_file(kf, st->path, G_KEY_FILE_NONE, &local)) {
         if (g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
             return g_steal_pointer(&st);

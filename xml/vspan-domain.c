@@ -104,6 +104,7 @@ vspan_domain_parse_iface(VspanDomain *dom, const xmlNode *node, const char *name
     VspanIface *iface = g_new0(VspanIface, 1);
     g_autofree char *mac = NULL;
     const xmlNode *source, *vlan;
+    const char *why = NULL;
     int type;
 
     g_ptr_array_add(dom->ifaces, iface);
@@ -122,6 +123,15 @@ vspan_domain_parse_iface(VspanDomain *dom, const xmlNode *node, const char *name
     }
     iface->alias = vspan_xml_child_prop(node, "alias", "name");
     iface->target = vspan_xml_child_prop(node, "target", "dev");
+    /* the tap's name reaches netlink and /sys/class/net/NAME paths: only a
+     * name the kernel could have given a device is taken */
+    if (iface->target && !vspan_ifname_valid(iface->target, FALSE, &why)) {
+        g_autofree char *clean = vspan_str_clean(iface->target);
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                    "%s:%ld: <interface> <target dev='%s'>: %s; pass the domain XML libvirt produced",
+                    name, iface->line, clean, why);
+        return FALSE;
+    }
 
     source = vspan_child_element(node, "source");
     if (source) {
