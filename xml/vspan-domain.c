@@ -389,6 +389,14 @@ vspan_domain_parse(const char *buf, gsize len, const char *name, GError **error)
                     "%s: the domain has no <name>; pass a complete libvirt domain XML", name);
         return NULL;
     }
+    /* libvirt refuses names with a newline; vspan refuses every control
+     * character, so that a name can never split or forge a message line */
+    for (const char *c = dom->name; *c; c++)
+        if ((guchar)*c < 0x20 || *c == 0x7f) {
+            g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                        "%s: the domain <name> contains a control character; pass the XML libvirt produced", name);
+            return NULL;
+        }
     {
         const xmlNode *n = vspan_xml_child(root, "uuid");
         xmlChar *content = n ? xmlNodeGetContent(n) : NULL;
