@@ -173,18 +173,6 @@ vspan_agent_reload_config(VspanAgent *agent, GError **error)
 }
 
 static gboolean
-vspan_agent_save_full(VspanAgent *agent, GError **error);
-
-static void
-vspan_agent_save(VspanAgent *agent)
-{
-    g_autoptr(GError) error = NULL;
-
-    if (!vspan_agent_save_full(agent, &error))
-        g_warning("%s", error->message);
-}
-
-static gboolean
 vspan_agent_save_full(VspanAgent *agent, GError **error)
 {
     GHashTable *created = vspan_linux_backend_created_set(agent->backend);
@@ -196,6 +184,15 @@ vspan_agent_save_full(VspanAgent *agent, GError **error)
     while (g_hash_table_iter_next(&it, &tap, NULL))
         g_hash_table_add(agent->state->created_clsact, g_strdup(tap));
     return vspan_state_save(agent->state, error);
+}
+
+static void
+vspan_agent_save(VspanAgent *agent)
+{
+    g_autoptr(GError) error = NULL;
+
+    if (!vspan_agent_save_full(agent, &error))
+        g_warning("%s", error->message);
 }
 
 static VspanObserved *
@@ -353,6 +350,17 @@ vspan_agent_drop_leases(VspanAgent *agent, const char *uuid, gboolean reset)
     }
 }
 
+static void
+vspan_agent_record(VspanAgent *agent, const VspanDomain *dom, const char *xml, const VspanPlan *plan)
+{
+    if (!*dom->uuid)
+        return;
+    if (plan && plan->needs_agent)
+        g_hash_table_replace(agent->state->domains, g_strdup(dom->uuid), g_strdup(xml));
+    else
+        g_hash_table_remove(agent->state->domains, dom->uuid);
+}
+
 /* One info line per applied op, with the journal fields of what it touched. */
 static void
 vspan_agent_log_op(const VspanPlan *plan, const VspanDomain *dom, const VspanOp *op, const char *why)
@@ -381,9 +389,6 @@ vspan_agent_log_op(const VspanPlan *plan, const VspanDomain *dom, const VspanOp 
         f.appliance = appliances->str;
     vspan_log_event(G_LOG_LEVEL_INFO, &f, "domain '%s' (%s): %s", dom->name, why, text);
 }
-
-static void vspan_agent_record(VspanAgent *agent, const VspanDomain *dom, const char *xml,
-                               const VspanPlan *plan);
 
 /* Plan @phase for @dom against the kernel as it is, and apply it.  With
  * @record_xml, the domain and its VF leases are written to the state file
@@ -471,17 +476,6 @@ vspan_agent_update_appliance_ports(VspanAgent *agent, const VspanDomain *dom, gb
         changed = TRUE;
     }
     return changed;
-}
-
-static void
-vspan_agent_record(VspanAgent *agent, const VspanDomain *dom, const char *xml, const VspanPlan *plan)
-{
-    if (!*dom->uuid)
-        return;
-    if (plan && plan->needs_agent)
-        g_hash_table_replace(agent->state->domains, g_strdup(dom->uuid), g_strdup(xml));
-    else
-        g_hash_table_remove(agent->state->domains, dom->uuid);
 }
 
 /* The domain is gone: its taps went with it; forget them and their clsact. */

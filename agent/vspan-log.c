@@ -33,22 +33,24 @@ vspan_log_target_parse(const char *s, VspanLogTarget *out)
     return FALSE;
 }
 
-static const char *
-vspan_log_level_name(GLogLevelFlags level)
+/* syslog priority and stderr prefix of a GLib level */
+static void
+vspan_log_level(GLogLevelFlags level, const char **priority, const char **prefix)
 {
     if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL))
-        return "error: ";
-    if (level & G_LOG_LEVEL_WARNING)
-        return "warning: ";
-    if (level & G_LOG_LEVEL_DEBUG)
-        return "debug: ";
-    return "";
+        *priority = "3", *prefix = "error: ";
+    else if (level & G_LOG_LEVEL_WARNING)
+        *priority = "4", *prefix = "warning: ";
+    else if (level & G_LOG_LEVEL_DEBUG)
+        *priority = "7", *prefix = "debug: ";
+    else
+        *priority = "6", *prefix = "";
 }
 
 static GLogWriterOutput
 vspan_log_writer(GLogLevelFlags level, const GLogField *fields, gsize n, gpointer data)
 {
-    const char *message = NULL;
+    const char *message = NULL, *priority, *prefix;
     GLogField *all;
 
     (void)data;
@@ -67,7 +69,8 @@ vspan_log_writer(GLogLevelFlags level, const GLogField *fields, gsize n, gpointe
     for (gsize i = 0; i < n; i++)
         if (g_str_equal(fields[i].key, "MESSAGE"))
             message = fields[i].value;
-    fprintf(stderr, "%s: %s%s\n", vspan_log.ident, vspan_log_level_name(level), message ? message : "");
+    vspan_log_level(level, &priority, &prefix);
+    fprintf(stderr, "%s: %s%s\n", vspan_log.ident, prefix, message ? message : "");
     return G_LOG_WRITER_HANDLED;
 }
 
@@ -81,22 +84,11 @@ vspan_log_setup(const char *ident, VspanLogTarget target, gboolean debug)
     g_log_set_writer_func(vspan_log_writer, NULL, NULL);
 }
 
-static const char *
-vspan_log_priority(GLogLevelFlags level)
-{
-    if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL))
-        return "3";
-    if (level & G_LOG_LEVEL_WARNING)
-        return "4";
-    if (level & G_LOG_LEVEL_DEBUG)
-        return "7";
-    return "6";
-}
-
 void
 vspan_log_event(GLogLevelFlags level, const VspanLogFields *f, const char *fmt, ...)
 {
     g_autofree char *message = NULL;
+    const char *priority, *prefix;
     GLogField fields[8];
     gsize n = 0;
     va_list ap;
@@ -106,7 +98,8 @@ vspan_log_event(GLogLevelFlags level, const VspanLogFields *f, const char *fmt, 
     va_end(ap);
 
     fields[n++] = (GLogField){ "MESSAGE", message, -1 };
-    fields[n++] = (GLogField){ "PRIORITY", vspan_log_priority(level), -1 };
+    vspan_log_level(level, &priority, &prefix);
+    fields[n++] = (GLogField){ "PRIORITY", priority, -1 };
     fields[n++] = (GLogField){ "GLIB_DOMAIN", G_LOG_DOMAIN, -1 };
 #define FIELD(key, member) \
     if (f && f->member) \

@@ -37,7 +37,7 @@ typedef struct {
     struct nl_sock *monitor;
     guint repair_timer;
     guint textfile_timer;
-    guint textfile_idle;
+    guint textfile_soon;
     gboolean textfile_failing;
 } Vspand;
 
@@ -72,21 +72,22 @@ vspand_textfile_tick(gpointer data)
 }
 
 static gboolean
-vspand_textfile_idle(gpointer data)
+vspand_textfile_soon(gpointer data)
 {
     Vspand *d = data;
 
-    d->textfile_idle = 0;
+    d->textfile_soon = 0;
     vspand_textfile_write(d);
     return G_SOURCE_REMOVE;
 }
 
-/* After a change: soon, after the reply is sent, coalesced. */
+/* After a change: 250 ms later, so that a burst of VM starts costs one
+ * rewrite (each reads every mirror's counters) and no hook waits for it. */
 static void
 vspand_textfile_schedule(Vspand *d)
 {
-    if (!d->textfile_idle && vspan_agent_config(d->agent)->metrics_textfile)
-        d->textfile_idle = g_idle_add(vspand_textfile_idle, d);
+    if (!d->textfile_soon && vspan_agent_config(d->agent)->metrics_textfile)
+        d->textfile_soon = g_timeout_add(250, vspand_textfile_soon, d);
 }
 
 /* At start and after a reload: the interval may have changed. */
@@ -387,7 +388,7 @@ main(int argc, char **argv)
     g_main_loop_run(d.loop);
 
     g_clear_handle_id(&d.textfile_timer, g_source_remove);
-    g_clear_handle_id(&d.textfile_idle, g_source_remove);
+    g_clear_handle_id(&d.textfile_soon, g_source_remove);
 
     vspan_libvirt_free(d.libvirt);
     close(d.listen_fd);

@@ -36,10 +36,17 @@ CONVERSION = re.compile(r"%[-+ #0']*(\*|[0-9]+)?(\.(\*|[0-9]+))?(hh|h|ll|l|z|j|t
 PRODUCT_DIRS = ("xml", "agent", "hooks")
 
 
+def string_end(text, i):
+    """Index just past the string or char literal opening at text[i]."""
+    j = i + 1
+    while j < len(text) and text[j] != text[i]:
+        j += 2 if text[j] == "\\" else 1
+    return j + 1
+
+
 def strip_comments(text):
     out, i, n = [], 0, len(text)
     while i < n:
-        c = text[i]
         if text.startswith("/*", i):
             j = text.find("*/", i + 2)
             i = n if j < 0 else j + 2
@@ -47,14 +54,12 @@ def strip_comments(text):
         elif text.startswith("//", i):
             j = text.find("\n", i)
             i = n if j < 0 else j
-        elif c in "\"'":
-            j = i + 1
-            while j < n and text[j] != c:
-                j += 2 if text[j] == "\\" else 1
-            out.append(text[i:j + 1])
-            i = j + 1
+        elif text[i] in "\"'":
+            j = string_end(text, i)
+            out.append(text[i:j])
+            i = j
         else:
-            out.append(c)
+            out.append(text[i])
             i += 1
     return "".join(out)
 
@@ -62,15 +67,12 @@ def strip_comments(text):
 def split_args(text, start):
     """Arguments of the call whose '(' is at start, as source strings."""
     args, depth, i, cur = [], 0, start + 1, []
-    n = len(text)
-    while i < n:
+    while i < len(text):
         c = text[i]
         if c in "\"'":
-            j = i + 1
-            while j < n and text[j] != c:
-                j += 2 if text[j] == "\\" else 1
-            cur.append(text[i:j + 1])
-            i = j + 1
+            j = string_end(text, i)
+            cur.append(text[i:j])
+            i = j
             continue
         if c in "([{":
             depth += 1

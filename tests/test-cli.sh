@@ -5,10 +5,7 @@ set -u
 VSPANCTL=$1 EX=$2 DATA=$3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-
-ok()   { pass=$((pass + 1)); echo "ok - $*"; }
-bad()  { fail=$((fail + 1)); echo "not ok - $*"; }
+. "$(dirname "$0")/tap-lib.sh"
 
 # run NAME EXPECTED_EXIT ARGS...: captures $out, $err
 run() {
@@ -130,5 +127,4 @@ else
     echo "# valgrind not installed: the valgrind pass of this test did not run"
 fi
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

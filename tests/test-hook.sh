@@ -9,9 +9,7 @@ HOOK=$BUILD/hooks/vspan-hook
 T=$(mktemp -d)
 hung_pid=""
 trap '[ -n "$hung_pid" ] && kill "$hung_pid" 2>/dev/null; rm -rf "$T"' EXIT
-pass=0 fail=0
-ok()  { pass=$((pass + 1)); echo "ok - $*"; }
-bad() { fail=$((fail + 1)); echo "not ok - $*"; }
+. "$(dirname "$0")/tap-lib.sh"
 
 plain="<domain><name>plain</name><devices><interface type='bridge'><mac address='52:54:00:00:00:01'/><source bridge='br0'/></interface></devices></domain>"
 mon="<domain><name>mon</name><metadata><vspan:domain xmlns:vspan='urn:vspan:domain:1'><vspan:mirror appliance='ids-a'/></vspan:domain></metadata><devices><interface type='bridge'><mac address='52:54:00:00:00:01'/><source bridge='br0'/></interface></devices></domain>"
@@ -73,5 +71,4 @@ expect "a hung vspand gives a clear refusal" 1 \
 VSPAN_SOCKET=$T/hung.sock VSPAN_HOOK_TIMEOUT_MS=1000 hook prepare begin "$plain"
 expect "after a hung vspand's bound, a domain needing nothing starts" 0 ""
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

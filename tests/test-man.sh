@@ -12,9 +12,7 @@ if ! command -v man >/dev/null; then
     echo "1..0 # SKIP man (man-db) is not installed"
     exit 77
 fi
-pass=0 fail=0
-ok()  { pass=$((pass + 1)); echo "ok - $*"; }
-bad() { fail=$((fail + 1)); echo "not ok - $*"; }
+. "$(dirname "$0")/tap-lib.sh"
 for page in "$@"; do
     base=$(basename "$page")
     name=${base%.*}
@@ -30,5 +28,4 @@ for page in "$@"; do
     if [ "$n" -ge 2 ]; then ok "$base: EXAMPLES holds $n example lines"; else bad "$base: EXAMPLES holds $n example lines"; fi
     rm -f "$page.err"
 done
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish
