@@ -16,6 +16,9 @@
 #define VSPAN_PROTO_REPLY_TYPE "(iss)"
 #define VSPAN_PROTO_MAX_FRAME (20u * 1024u * 1024u)
 
+/* The wire form of @msg: a 4-byte big-endian length, then the serialised
+ * GVariant.  A floating @msg is consumed, a full reference only borrowed
+ * (as g_variant_ref_sink() has it). */
 GBytes *vspan_proto_frame(GVariant *msg);
 
 /* Decode a frame body (without the length) of @type; NULL and an error

@@ -159,7 +159,7 @@ vspand_on_client(int listen_fd, GIOCondition cond, gpointer data)
     Vspand *d = data;
     g_autoptr(GError) error = NULL;
     g_autoptr(GVariant) request = NULL;
-    g_autoptr(GVariant) reply = NULL;
+    GVariant *reply;            /* floating: vspan_proto_frame() consumes it */
     g_autoptr(GBytes) frame = NULL;
     struct ucred cred;
     socklen_t len = sizeof(cred);
@@ -178,11 +178,11 @@ vspand_on_client(int listen_fd, GIOCondition cond, gpointer data)
     request = vspan_proto_read(fd, VSPAN_PROTO_REQUEST_TYPE, deadline, &error);
     if (!request) {
         g_message("control request from pid %d refused: %s", (int)cred.pid, error->message);
-        reply = g_variant_ref_sink(vspand_reply(2, error->message, NULL));
+        reply = vspand_reply(2, error->message, NULL);
     } else {
-        reply = g_variant_ref_sink(vspand_dispatch(d, request));
+        reply = vspand_dispatch(d, request);
     }
-    frame = vspan_proto_frame(g_variant_ref(reply));
+    frame = vspan_proto_frame(reply);
     {
         gsize n;
         const void *p = g_bytes_get_data(frame, &n);

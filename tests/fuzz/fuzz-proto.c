@@ -25,7 +25,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         /* what was decoded re-encodes to the same bytes (normal form) */
         {
-            g_autoptr(GBytes) frame = vspan_proto_frame(g_variant_ref(req));
+            g_autoptr(GBytes) frame = vspan_proto_frame(req);
             gsize n;
             const guint8 *p = g_bytes_get_data(frame, &n);
             g_assert_cmpuint(n, ==, size + 4);

@@ -15,6 +15,7 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 mkdir -p "$T/corpus" "$T/seeds" "$art"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export G_SLICE=always-malloc    # slice allocations are invisible to LeakSanitizer
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 
 reg=$fuzzdir/regressions/$name
