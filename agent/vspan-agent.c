@@ -309,22 +309,42 @@ vspan_agent_filter_resets(VspanAgent *agent, VspanPlan *plan, const VspanDomain 
     }
 }
 
-/* Leases of the VFs @plan set; a lease the domain already holds keeps its
- * generation (a resync rebuilds lost leases without renumbering). */
+/* Leases of the pool VFs of @plan (a start's or a reconnect's); a lease
+ * the domain already holds keeps its generation (a resync rebuilds lost
+ * leases without renumbering). */
 static void
 vspan_agent_record_leases(VspanAgent *agent, const VspanPlan *plan, const VspanDomain *dom)
 {
-    for (guint i = 0; i < plan->ops->len; i++) {
-        const VspanOp *op = plan->ops->pdata[i];
+    for (guint i = 0; i < plan->vfs->len; i++) {
+        const VspanPlanVf *v = plan->vfs->pdata[i];
         g_autofree char *key = NULL;
         const VspanLease *l;
 
-        if (op->type != VSPAN_OP_VF_SET)
+        if (!v->pf || !v->pool || v->vf < 0)
             continue;
-        key = vspan_lease_key(op->dev, op->vf);
+        key = vspan_lease_key(v->pf, v->vf);
         l = g_hash_table_lookup(agent->state->leases, key);
         if (!l || !g_str_equal(l->uuid, dom->uuid))
-            vspan_state_lease(agent->state, op->dev, op->vf, dom->uuid, dom->name);
+            vspan_state_lease(agent->state, v->pf, v->vf, dom->uuid, dom->name);
+    }
+}
+
+/* A repair or reconnect sets again only the VFs that drifted: setting one
+ * makes the kernel announce the PF (RTM_NEWLINK), which schedules the next
+ * repair, so an unconditional set would repeat every 100 ms. */
+static void
+vspan_agent_drop_unchanged_vfs(VspanAgent *agent, VspanPlan *plan)
+{
+    const VspanBackendClass *klass = agent->backend->klass;
+
+    for (guint i = 0; klass->vf_matches && i < plan->ops->len;) {
+        const VspanOp *op = plan->ops->pdata[i];
+
+        if (op->type == VSPAN_OP_VF_SET && klass->vf_matches(agent->backend, op)) {
+            g_ptr_array_remove_index(plan->ops, i);
+            continue;
+        }
+        i++;
     }
 }
 
@@ -416,6 +436,8 @@ vspan_agent_apply(VspanAgent *agent, VspanPhase phase, const VspanDomain *dom, c
         if (!vspan_agent_save_full(agent, error))
             return NULL;
     }
+    if (phase == VSPAN_PHASE_RECONNECT)
+        vspan_agent_drop_unchanged_vfs(agent, plan);
     if (!vspan_exec_apply(agent->backend, plan, error))
         return NULL;
     /* every kernel change, once, with what and why */

@@ -118,6 +118,16 @@ vspan_linux_vf_set(VspanBackend *b, const VspanOp *op, GError **error)
     return vspan_vf_set(((VspanLinuxBackend *)b)->nl, op->dev, op->vf, &op->vf_settings, error);
 }
 
+static gboolean
+vspan_linux_vf_matches(VspanBackend *b, const VspanOp *op)
+{
+    VspanVfSettings got;
+    int ifindex = vspan_link_ifindex(op->dev);
+
+    return ifindex > 0 && vspan_vf_get(((VspanLinuxBackend *)b)->nl, ifindex, op->vf, &got, NULL) &&
+           vspan_vf_settings_match(&op->vf_settings, &got);
+}
+
 static void
 vspan_linux_free(VspanBackend *b)
 {
@@ -136,6 +146,7 @@ static const VspanBackendClass vspan_linux_backend_class = {
     /* the plan carries the safe defaults for a reset */
     .vf_set = vspan_linux_vf_set,
     .vf_reset = vspan_linux_vf_set,
+    .vf_matches = vspan_linux_vf_matches,
     .free = vspan_linux_free,
 };
 

@@ -21,6 +21,8 @@ typedef struct {
     gboolean (*mirror_del)(VspanBackend *self, const char *dev, VspanHook hook, GError **error);
     gboolean (*vf_set)(VspanBackend *self, const VspanOp *op, GError **error);      /* optional */
     gboolean (*vf_reset)(VspanBackend *self, const VspanOp *op, GError **error);    /* optional */
+    /* TRUE when the VF reads back as @op would set it (optional) */
+    gboolean (*vf_matches)(VspanBackend *self, const VspanOp *op);
     void (*free)(VspanBackend *self);
 } VspanBackendClass;
 

@@ -164,6 +164,16 @@ vspan_vf_put(struct nl_msg *msg, guint vf, const VspanVfSettings *s)
 }
 
 gboolean
+vspan_vf_settings_match(const VspanVfSettings *want, const VspanVfSettings *got)
+{
+    return (!*want->mac || g_str_equal(want->mac, got->mac)) &&
+           want->vlan == got->vlan && want->qos == got->qos && want->proto == got->proto &&
+           want->spoofchk == got->spoofchk && want->trust == got->trust &&
+           want->link_state == got->link_state &&
+           want->min_tx_rate == got->min_tx_rate && want->max_tx_rate == got->max_tx_rate;
+}
+
+gboolean
 vspan_vf_set(VspanNl *nl, const char *pf, guint vf, const VspanVfSettings *s, GError **error)
 {
     g_autoptr(VspanNlMsg) msg = nlmsg_alloc_simple(RTM_SETLINK, 0);

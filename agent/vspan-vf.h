@@ -21,5 +21,9 @@ gboolean vspan_vf_get(VspanNl *nl, int pf_ifindex, guint vf, VspanVfSettings *ou
  * driver.  An empty MAC leaves the MAC alone. */
 gboolean vspan_vf_set(VspanNl *nl, const char *pf, guint vf, const VspanVfSettings *s, GError **error);
 
+/* Whether @got (read back) is what @want sets: every field, the MAC only
+ * when @want names one. */
+gboolean vspan_vf_settings_match(const VspanVfSettings *want, const VspanVfSettings *got);
+
 /* The PF's driver name from sysfs (@sysfs_root "" or "/" for the host). */
 char *vspan_vf_driver(const char *pf);

@@ -121,12 +121,18 @@ hook 1 prepare begin 1 2 >/dev/null
 out=$(hook 1 start begin 1 2)
 both_set() { test -z "$out" && set_as 1 111 && set_as 2 112; }
 check "VF reset: the start applied both VFs" both_set
+/sbin/ip link set "$pf" vf 2 trust off
+for _ in $(seq 30); do set_as 2 112 >/dev/null && break; sleep 0.1; done
+check "VF drift: trust turned off behind vspan's back is set again by the repair" set_as 2 112
 stop_vspand
-# vspand's start-up re-applies the recorded VF settings: count its
-# RTM_SETLINKs, so that the shim fires at the stop's second one
+# a restarted vspand checks the recorded VFs and sets none that are right
+# (each set makes the kernel announce the PF, which would schedule the
+# next repair: it must not loop)
 n0=$(wc -l <$T/log)
 start_vspand none
+sleep 1
 startup=$(tail -n +$((n0 + 1)) $T/log | grep -c "RTM_SETLINK")
+check "VF reset: a restarted vspand leaves VFs that are as recorded alone ($startup RTM_SETLINK in 1 s)" test "$startup" = 0
 stop_vspand
 start_vspand none "nlmsg:$RTM_SETLINK:$((startup + 2))"
 hook 1 stopped end 1 2 >/dev/null
