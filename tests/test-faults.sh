@@ -22,13 +22,11 @@ config() { printf '<vspan><appliance name="ids" domain="ids"><sink type="tap" de
 # start_vspand [FAULT]: vspand with the shim armed (or not)
 start_vspand() {
     rm -f "$VSPAN_SOCKET"
-    if [ -n "${1:-}" ]; then
-        LD_PRELOAD=$SHIM VSPAN_FAULT=$1 "$BUILD/agent/vspand" --config "$T/vspan.xml" --state-dir "$T/state" \
-            --socket "$VSPAN_SOCKET" --libvirt-uri none --log stderr >>"$T/log" 2>&1 &
-    else
-        "$BUILD/agent/vspand" --config "$T/vspan.xml" --state-dir "$T/state" \
-            --socket "$VSPAN_SOCKET" --libvirt-uri none --log stderr >>"$T/log" 2>&1 &
-    fi
+    (
+        [ -n "${1:-}" ] && export LD_PRELOAD=$SHIM VSPAN_FAULT=$1
+        exec "$BUILD/agent/vspand" --config "$T/vspan.xml" --state-dir "$T/state" \
+            --socket "$VSPAN_SOCKET" --libvirt-uri none --log stderr
+    ) >>"$T/log" 2>&1 &
     pid=$!
     for _ in $(seq 100); do "$CTL" status >/dev/null 2>&1 && return 0; sleep 0.05; done
     echo "# vspand did not come up"; tail -5 "$T/log"

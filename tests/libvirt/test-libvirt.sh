@@ -347,8 +347,9 @@ for i in $PAR; do
     [ -n "$t" ] && [ "$(mirred_to "$t" ingress)-$(mirred_to "$t" egress)" = "$SINK-$SINK" ] && good=$((good + 1))
 done
 check "10 parallel starts: every tap has exactly one vspan filter per direction, to the sink ($good/10)" test "$good" = 10
-n_all=$(status_json | grep -o '"domain":"vspt-par[0-9]*"' | wc -l)
-n_uniq=$(status_json | grep -o '"domain":"vspt-par[0-9]*"' | sort -u | wc -l)
+par_mirrors=$(status_json | grep -o '"domain":"vspt-par[0-9]*"')
+n_all=$(echo "$par_mirrors" | wc -l)
+n_uniq=$(echo "$par_mirrors" | sort -u | wc -l)
 check "10 parallel starts: status lists one mirror per domain ($n_all entries, $n_uniq domains)" test "$n_all-$n_uniq" = 10-10
 # ten TCG guests boot on the host's cores at once: allow them 10 minutes
 t0=$(date +%s)

@@ -37,13 +37,11 @@ printf '%s\n' '<vspan>' \
 # start_vspand URI [FAULT]
 start_vspand() {
     rm -f $VSPAN_SOCKET
-    if [ -n "${2:-}" ]; then
-        LD_PRELOAD=$B/libfault-inject.so VSPAN_FAULT=$2 $B/vspand --config $VSPAN_CONFIG --state-dir $T/state \
-            --socket $VSPAN_SOCKET --libvirt-uri "$1" --log stderr --debug >>$T/log 2>&1 &
-    else
-        $B/vspand --config $VSPAN_CONFIG --state-dir $T/state \
-            --socket $VSPAN_SOCKET --libvirt-uri "$1" --log stderr --debug >>$T/log 2>&1 &
-    fi
+    (
+        [ -n "${2:-}" ] && export LD_PRELOAD=$B/libfault-inject.so VSPAN_FAULT=$2
+        exec $B/vspand --config $VSPAN_CONFIG --state-dir $T/state \
+            --socket $VSPAN_SOCKET --libvirt-uri "$1" --log stderr --debug
+    ) >>$T/log 2>&1 &
     pid=$!
     for _ in $(seq 200); do $B/vspanctl status >/dev/null 2>&1 && return 0; sleep 0.05; done
     echo "# vspand did not come up"; tail -5 $T/log
