@@ -4,10 +4,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <net/if.h>
 #include <sched.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <linux/if_tun.h>
@@ -231,6 +234,105 @@ vspan_doctor_pools(GPtrArray *items, const VspanConfig *config, const char *root
     }
 }
 
+/* ---- /dev/kvm as libvirt's QEMU user sees it ------------------------------ */
+
+/* The value of a `key = "value"` line of qemu.conf, or NULL. */
+static char *
+vspan_doctor_qemu_conf(const char *conf, const char *key)
+{
+    g_auto(GStrv) lines = conf ? g_strsplit(conf, "\n", -1) : NULL;
+
+    for (guint i = 0; lines && lines[i]; i++) {
+        const char *l = lines[i], *q;
+        gsize n = strlen(key);
+
+        while (*l == ' ' || *l == '\t')
+            l++;
+        if (strncmp(l, key, n) != 0)
+            continue;
+        l += n;
+        while (*l == ' ' || *l == '\t')
+            l++;
+        if (*l != '=' || !(l = strchr(l, '"')) || !(q = strchr(l + 1, '"')))
+            continue;
+        return g_strndup(l + 1, q - l - 1);
+    }
+    return NULL;
+}
+
+/* Can @pw (with primary group @gid and its supplementary groups) read and
+ * write a node of @st?  That is what libvirt asks (virFileAccessibleAs)
+ * before it trusts its cached QEMU capabilities. */
+static gboolean
+vspan_doctor_can_rw(const struct stat *st, const struct passwd *pw, gid_t gid)
+{
+    gid_t groups[256];
+    int n = G_N_ELEMENTS(groups);
+
+    if (pw->pw_uid == 0 || st->st_uid == pw->pw_uid)
+        return (st->st_mode & (S_IRUSR | S_IWUSR)) == (S_IRUSR | S_IWUSR);
+    if ((st->st_mode & (S_IROTH | S_IWOTH)) == (S_IROTH | S_IWOTH))
+        return TRUE;
+    if ((st->st_mode & (S_IRGRP | S_IWGRP)) != (S_IRGRP | S_IWGRP))
+        return FALSE;
+    if (getgrouplist(pw->pw_name, gid, groups, &n) < 0)
+        n = 0;
+    for (int i = 0; i < n; i++)
+        if (groups[i] == st->st_gid)
+            return TRUE;
+    return st->st_gid == gid;
+}
+
+/* "user:group" of a file, by name where the host knows them */
+static char *
+vspan_doctor_owner(const struct stat *st)
+{
+    const struct passwd *pw = getpwuid(st->st_uid);
+    g_autofree char *u = pw ? g_strdup(pw->pw_name) : g_strdup_printf("%u", st->st_uid);
+    const struct group *gr = getgrgid(st->st_gid);
+
+    return gr ? g_strdup_printf("%s:%s", u, gr->gr_name) : g_strdup_printf("%s:%u", u, st->st_gid);
+}
+
+static void
+vspan_doctor_kvm(GPtrArray *items, const char *root)
+{
+    g_autofree char *node = g_build_filename(root, "dev/kvm", NULL);
+    g_autofree char *confpath = g_build_filename(root, "etc/libvirt/qemu.conf", NULL);
+    g_autofree char *conf = NULL, *user = NULL, *group = NULL, *owner = NULL;
+    const struct passwd *pw;
+    const struct group *gr;
+    struct stat st;
+    gid_t gid;
+
+    if (stat(node, &st) < 0) {
+        add(items, VSPAN_DOCTOR_INFO, "kvm", "no %s: guests run under TCG (<domain type='qemu'>)", node);
+        return;
+    }
+    g_file_get_contents(confpath, &conf, NULL, NULL);
+    user = vspan_doctor_qemu_conf(conf, "user");
+    group = vspan_doctor_qemu_conf(conf, "group");
+    pw = getpwnam(user ? user : "libvirt-qemu");
+    if (!pw) {
+        add(items, VSPAN_DOCTOR_INFO, "kvm", "%s exists; libvirt's QEMU user '%s' is not on this host",
+            node, user ? user : "libvirt-qemu");
+        return;
+    }
+    gr = group ? getgrnam(group) : NULL;
+    gid = gr ? gr->gr_gid : pw->pw_gid;
+    owner = vspan_doctor_owner(&st);
+    if (vspan_doctor_can_rw(&st, pw, gid)) {
+        add(items, VSPAN_DOCTOR_OK, "kvm", "%s (%s, mode %04o) is open to libvirt's QEMU user '%s'",
+            node, owner, st.st_mode & 07777, pw->pw_name);
+        return;
+    }
+    add(items, VSPAN_DOCTOR_WARN, "kvm",
+        "%s (%s, mode %04o) cannot be opened by libvirt's QEMU user '%s', so libvirt probes QEMU "
+        "again on every call (virsh define and start take tens of seconds); set it as udev would: "
+        "chgrp kvm %s && chmod 0660 %s",
+        node, owner, st.st_mode & 07777, pw->pw_name, node, node);
+}
+
 /* ---- libvirt, hook, agent ------------------------------------------------ */
 
 static void
@@ -289,6 +391,7 @@ vspan_doctor_run(const VspanConfig *config, const char *hookdir, gboolean json, 
     vspan_doctor_kernel(items);
     vspan_doctor_iommu(items, root);
     vspan_doctor_pools(items, config, root);
+    vspan_doctor_kvm(items, root);
     vspan_doctor_libvirt(items, hookdir);
     vspan_doctor_agent(items);
 

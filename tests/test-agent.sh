@@ -104,6 +104,24 @@ matchall) check "doctor reports the matchall the agent uses" sh -c "echo '$doc' 
 esac
 check "doctor: vspand answers" sh -c "echo '$doc' | grep -q '^ok    vspand'"
 check "doctor --json parses" sh -c "'$CTL' doctor --config '$T/vspan.xml' --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert len(d[\"checks\"]) >= 8'"
+# doctor: a root-only /dev/kvm (a host without udev) makes libvirt re-probe
+# QEMU on every call; doctor names the node, the QEMU user and the fix.
+# The fixture's qemu.conf runs QEMU as nobody:nogroup (commented lines are
+# libvirt's defaults and do not count).
+mkdir -p "$T/root/dev" "$T/root/etc/libvirt"
+printf '%s\n' '#user = "root"' 'user = "nobody"' '  group = "nogroup"' >"$T/root/etc/libvirt/qemu.conf"
+mknod -m 0600 "$T/root/dev/kvm" c 10 232
+kvm=$(VSPAN_SYSFS_ROOT=$T/root "$CTL" doctor --config "$T/vspan.xml" | grep '^[a-z]* *kvm ')
+check "doctor: a root-only /dev/kvm is a warning with the fix" test "$kvm" = \
+    "warn  kvm                    $T/root/dev/kvm (root:root, mode 0600) cannot be opened by libvirt's QEMU user 'nobody', so libvirt probes QEMU again on every call (virsh define and start take tens of seconds); set it as udev would: chgrp kvm $T/root/dev/kvm && chmod 0660 $T/root/dev/kvm"
+chgrp nogroup "$T/root/dev/kvm" && chmod 0660 "$T/root/dev/kvm"
+kvm=$(VSPAN_SYSFS_ROOT=$T/root "$CTL" doctor --config "$T/vspan.xml" | grep '^[a-z]* *kvm ')
+check "doctor: /dev/kvm in the QEMU user's group, 0660, is ok" test "$kvm" = \
+    "ok    kvm                    $T/root/dev/kvm (root:nogroup, mode 0660) is open to libvirt's QEMU user 'nobody'"
+rm "$T/root/dev/kvm"
+kvm=$(VSPAN_SYSFS_ROOT=$T/root "$CTL" doctor --config "$T/vspan.xml" | grep '^[a-z]* *kvm ')
+check "doctor: no /dev/kvm means TCG guests" test "$kvm" = "info  kvm                    no $T/root/dev/kvm: guests run under TCG (<domain type='qemu'>)"
+
 kill -TERM "$pid"
 wait "$pid"
 rc=$?
