@@ -1,0 +1,93 @@
+# Sourced by the root tiers that change the host itself (the libvirt tier):
+# a time budget well inside meson's timeout, waits that say which one ran
+# out, and a record of the processes the tier started, so that the next run
+# ends them after this one was killed (meson sends SIGKILL 0.5 s after its
+# SIGTERM, too soon for any cleanup).
+#
+#   tier_begin NAME BUDGET_S "$0" "$@"
+#                        re-exec once under timeout(1): when the budget runs
+#                        out the tier gets SIGTERM, says which section was
+#                        running, fails, and its EXIT trap cleans up
+#   section TEXT         log the section and remember it for that message
+#   wait_for SECONDS DESC CMD...
+#                        run CMD every 0.1 s until it succeeds; when SECONDS
+#                        pass first, log "wait ran out" with DESC, return 1
+#                        (wait_step=0.01 wait_for ... polls faster)
+#   budget_left          seconds of the budget still left (stdout)
+#   tier_record KIND PID remember a process (PID and start time, so that a
+#                        reused PID is never hit): KIND "kill" is ended by the
+#                        next run, "libvirtd"/"virtlogd" are taken over by it
+#   tier_reap            end or take over what an earlier run recorded; sets
+#                        reaped_libvirtd/reaped_virtlogd to 1 when it took
+#                        over a daemon the earlier run had started
+#
+# The caller defines log() and bad().
+tier_dir=/run/vspan-tests
+section="set-up"
+reaped_libvirtd=0 reaped_virtlogd=0
+
+tier_begin() {
+    tier_name=$1 tier_budget=$2
+    shift 2
+    if [ -z "${VSPAN_TIER_TIMED:-}" ]; then
+        VSPAN_TIER_TIMED=1 exec timeout --kill-after=60 "$tier_budget" bash "$@"
+    fi
+    tier_started=${EPOCHREALTIME%.*}
+    tier_record_file=$tier_dir/$tier_name.pids
+    mkdir -p "$tier_dir"
+    trap 'bad "the tier finished within its budget of $tier_budget s (it ran out in section: $section)"; exit 1' TERM
+}
+
+section() { section=$*; log "$*"; }
+
+budget_left() { echo $((tier_budget - ${EPOCHREALTIME%.*} + tier_started)); }
+
+_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
+
+wait_for() {
+    local secs=$1 desc=$2 end
+    shift 2
+    end=$(($(_ms) + ${secs%.*} * 1000))
+    while :; do
+        "$@" && return 0
+        if [ "$(_ms)" -ge "$end" ]; then
+            log "wait ran out after $secs s: $desc"
+            return 1
+        fi
+        sleep "${wait_step:-0.1}"
+    done
+}
+
+# start time of PID in clock ticks since boot (field 22 of /proc/PID/stat)
+_starttime() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f20; }
+
+tier_record() {
+    local st
+    st=$(_starttime "$2") || return 0
+    [ -n "$st" ] && echo "$1 $2 $st $(cat "/proc/$2/comm" 2>/dev/null)" >>"$tier_record_file"
+}
+
+tier_reap() {
+    local kind pid st comm keep="" ended=""
+    [ -f "$tier_record_file" ] || return 0
+    while read -r kind pid st comm; do
+        [ "$(_starttime "$pid")" = "$st" ] || continue     # gone, or the PID is someone else's now
+        case $kind in
+        libvirtd|virtlogd)
+            log "an earlier run's $kind (pid $pid) is still up: this run takes it over"
+            eval "reaped_$kind=1"
+            keep+="$kind $pid $st $comm"$'\n' ;;
+        *)
+            log "an earlier run left $comm (pid $pid) running: ending it"
+            kill "$pid" 2>/dev/null
+            ended+=" $pid" ;;
+        esac
+    done <"$tier_record_file"
+    printf '%s' "$keep" >"$tier_record_file"
+    for pid in $ended; do
+        wait_for 10 "pid $pid to exit after SIGTERM" sh -c "! kill -0 $pid 2>/dev/null" || kill -9 "$pid" 2>/dev/null
+    done
+}
+
+# forget this run's record once it cleaned up after itself
+tier_end() { rm -f "$tier_record_file"; }
