@@ -3,26 +3,24 @@
 
 #include <glib.h>
 
-#include "vspan-exec.h"
-#include "vspan-state.h"
+#include "vspan-config.h"
+#include "vspan-host.h"
 
 /*
  * The agent's core: the single owner of vspan's state and of every kernel
  * change.  Every trigger -- a hook phase, a libvirt resync, a netlink event,
  * `vspanctl reconcile` -- ends in the same path: plan against what the
- * kernel shows now, apply, record.  Nothing here calls libvirt: vspand
+ * kernel shows now, apply, record (vspan-agent.c's vspan_agent_run).
+ * Nothing here calls libvirt: vspand
  * fetches domain XML in a worker thread and hands it in.
  */
 typedef struct VspanAgent VspanAgent;
 
-typedef void (*VspanAgentResyncFunc)(gpointer data);
-
-VspanAgent *vspan_agent_new(const char *config_path, const char *state_dir, GError **error);
+/* The agent takes @host (the Linux host in vspand, a fake in the tests). */
+VspanAgent *vspan_agent_new(const char *config_path, const char *state_dir, VspanHost *host,
+                            GError **error);
 void vspan_agent_free(VspanAgent *agent);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VspanAgent, vspan_agent_free)
-
-/* Called when the agent wants libvirt's view again (an appliance moved). */
-void vspan_agent_set_resync_func(VspanAgent *agent, VspanAgentResyncFunc func, gpointer data);
 
 /* One hook call: returns the exit status for the hook and one line for
  * the virsh user in *message (may be NULL). */
@@ -53,3 +51,7 @@ char *vspan_agent_status(VspanAgent *agent, char **text);
 void vspan_agent_count_reconnect(VspanAgent *agent);
 
 const VspanConfig *vspan_agent_config(VspanAgent *agent);
+
+/* Whether link or tc events on @dev concern vspan: a tap of a managed
+ * domain, an appliance's sink, a pool PF.  Other devices' churn is ignored. */
+gboolean vspan_agent_watches(VspanAgent *agent, const char *dev);

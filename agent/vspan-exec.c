@@ -4,14 +4,35 @@
 #include "vspan-exec.h"
 
 void
-vspan_backend_free(VspanBackend *backend)
+vspan_host_init(VspanHost *host, const VspanHostClass *klass)
 {
-    if (backend)
-        backend->klass->free(backend);
+    host->klass = klass;
+    host->classifier = VSPAN_CLASSIFIER_AUTO;
+    host->created_clsact = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+}
+
+void
+vspan_host_finish(VspanHost *host)
+{
+    g_clear_pointer(&host->created_clsact, g_hash_table_unref);
+}
+
+void
+vspan_host_free(VspanHost *host)
+{
+    if (host)
+        host->klass->free(host);
+}
+
+void
+vspan_host_copy_free(VspanHostCopy *c)
+{
+    g_free(c->sink);
+    g_free(c);
 }
 
 gboolean
-vspan_exec_apply(VspanBackend *b, const VspanPlan *plan, GError **error)
+vspan_exec_apply(VspanHost *b, const VspanPlan *plan, GError **error)
 {
     if (vspan_plan_refuses(plan)) {
         g_set_error_literal(error, VSPAN_ERROR, VSPAN_ERROR_REFUSED, plan->errors->pdata[0]);
@@ -35,22 +56,12 @@ vspan_exec_apply(VspanBackend *b, const VspanPlan *plan, GError **error)
         case VSPAN_OP_MIRROR_DEL:
             ok = b->klass->mirror_del(b, op->dev, op->hook, error);
             break;
-        case VSPAN_OP_MIRROR_FORGET:
-            break;  /* state only: the agent drops the domain's records */
         case VSPAN_OP_VF_SET:
-        case VSPAN_OP_VF_RESET: {
-            gboolean (*fn)(VspanBackend *, const VspanOp *, GError **) =
-                op->type == VSPAN_OP_VF_SET ? b->klass->vf_set : b->klass->vf_reset;
-            if (!fn) {
-                g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_KERNEL,
-                            "Cannot configure VF %u of '%s': this backend has no SR-IOV support",
-                            op->vf, op->dev);
-                ok = FALSE;
-            } else {
-                ok = fn(b, op, error);
-            }
+            ok = b->klass->vf_set(b, op, error);
             break;
-        }
+        case VSPAN_OP_VF_RESET:
+            ok = b->klass->vf_reset(b, op, error);
+            break;
         case VSPAN_OP_LAST:
             g_assert_not_reached();
         }

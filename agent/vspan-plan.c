@@ -13,7 +13,7 @@
 
 VSPAN_ENUM_IMPL(VspanOpType, op_type, VSPAN_OP_LAST,
                 "sink-ensure", "qdisc-ensure", "mirror-set", "mirror-del",
-                "mirror-forget", "vf-set", "vf-reset")
+                "vf-set", "vf-reset")
 
 static void
 vspan_op_free(VspanOp *op)
@@ -677,21 +677,18 @@ vspan_plan_build(VspanPhase phase, const VspanDomain *dom, const VspanConfig *co
         break;
     case VSPAN_PHASE_STOPPED:
     case VSPAN_PHASE_RELEASE:
-        if (plan->mirrors->len > 0 || dom->annotated)
-            vspan_plan_add_op(plan, VSPAN_OP_MIRROR_FORGET, NULL)->domain_uuid = g_strdup(dom->uuid);
+        /* the taps went with the domain; the agent forgets its state */
         vspan_planner_vf_ops(&p, VSPAN_OP_VF_RESET);
         break;
     default:
         break;
     }
 
-    /* A refused start changes nothing. */
-    if (plan->errors->len > 0 && (phase == VSPAN_PHASE_PREPARE || phase == VSPAN_PHASE_START))
+    /* A refused start changes nothing; where a phase may not refuse
+     * (vspan_phase_policy), errors are warnings. */
+    if (plan->errors->len > 0 && vspan_phase_refusable(phase))
         g_ptr_array_set_size(plan->ops, 0);
-
-    /* Only prepare and start can refuse; elsewhere a failure would kill a
-     * running VM (reconnect) or is ignored by libvirt (stopped, release). */
-    if (phase != VSPAN_PHASE_PREPARE && phase != VSPAN_PHASE_START) {
+    if (!vspan_phase_refusable(phase)) {
         for (guint i = 0; i < plan->errors->len; i++)
             g_ptr_array_add(plan->warnings, g_steal_pointer(&plan->errors->pdata[i]));
         g_ptr_array_set_size(plan->errors, 0);
@@ -740,9 +737,6 @@ vspan_op_format(const VspanOp *op)
     }
     case VSPAN_OP_MIRROR_DEL:
         g_string_append_printf(s, " dev=%s hook=%s", op->dev, vspan_hook_to_string(op->hook));
-        break;
-    case VSPAN_OP_MIRROR_FORGET:
-        g_string_append_printf(s, " domain=%s", *op->domain_uuid ? op->domain_uuid : "-");
         break;
     case VSPAN_OP_VF_SET:
     case VSPAN_OP_VF_RESET:

@@ -23,7 +23,6 @@ typedef enum {
     VSPAN_OP_QDISC_ENSURE,      /* clsact on the tap, or reuse its ingress + root */
     VSPAN_OP_MIRROR_SET,        /* add or re-point the filter of one hook */
     VSPAN_OP_MIRROR_DEL,        /* remove vspan's filter of one hook */
-    VSPAN_OP_MIRROR_FORGET,     /* the domain is gone: drop its mirror state */
     VSPAN_OP_VF_SET,            /* set every VF field, then read back */
     VSPAN_OP_VF_RESET,          /* safe defaults, if the lease is still the domain's */
     VSPAN_OP_LAST
@@ -41,7 +40,7 @@ typedef struct {
     char *pci;                  /* VF ops */
     guint vf;
     VspanVfSettings vf_settings;
-    char *domain_uuid;          /* VF ops, MIRROR_FORGET */
+    char *domain_uuid;          /* VF ops */
 } VspanOp;
 
 /* One interface mirrored to one appliance (DESIGN.md's plan JSON "mirrors"). */

@@ -16,12 +16,14 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <net/if.h>
 #include <linux/rtnetlink.h>
 
 #include <glib-unix.h>
 #include <glib/gstdio.h>
 #include <netlink/netlink.h>
 #include <netlink/msg.h>
+#include <netlink/attr.h>
 
 #include "vspan-agent.h"
 #include "vspan-log.h"
@@ -237,16 +239,45 @@ vspand_repair_timeout(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
+/* The device an rtnetlink event is about: the name a link message
+ * carries, or the name of a tc message's ifindex (NULL when gone). */
+static const char *
+vspand_event_dev(struct nlmsghdr *h, char name[IF_NAMESIZE])
+{
+    static const struct nla_policy link_policy[IFLA_MAX + 1] = {
+        [IFLA_IFNAME] = { .type = NLA_STRING, .maxlen = IF_NAMESIZE },
+    };
+    struct nlattr *tb[IFLA_MAX + 1];
+
+    switch (h->nlmsg_type) {
+    case RTM_NEWLINK:
+    case RTM_DELLINK:
+        if (nlmsg_parse(h, sizeof(struct ifinfomsg), tb, IFLA_MAX, (struct nla_policy *)link_policy) < 0 ||
+            !tb[IFLA_IFNAME])
+            return NULL;
+        nla_strlcpy(name, tb[IFLA_IFNAME], IF_NAMESIZE);
+        return name;
+    case RTM_DELTFILTER:
+    case RTM_DELQDISC:
+        if (!nlmsg_valid_hdr(h, sizeof(struct tcmsg)))
+            return NULL;
+        return if_indextoname(((struct tcmsg *)nlmsg_data(h))->tcm_ifindex, name);
+    default:
+        return NULL;
+    }
+}
+
 static int
 vspand_monitor_cb(struct nl_msg *msg, void *data)
 {
     Vspand *d = data;
-    int type = nlmsg_hdr(msg)->nlmsg_type;
+    char name[IF_NAMESIZE];
+    const char *dev = vspand_event_dev(nlmsg_hdr(msg), name);
 
-    /* a filter, qdisc or link went away or changed: check vspan's within
-     * 100 ms (coalescing bursts, including those vspan itself causes) */
-    if ((type == RTM_DELTFILTER || type == RTM_DELQDISC || type == RTM_DELLINK ||
-         type == RTM_NEWLINK) && !d->repair_timer)
+    /* a filter, qdisc or link of vspan's went away or changed: check
+     * vspan's within 100 ms (coalescing bursts, including those vspan
+     * itself causes); other devices' churn costs one lookup */
+    if (dev && !d->repair_timer && vspan_agent_watches(d->agent, dev))
         d->repair_timer = g_timeout_add(100, vspand_repair_timeout, d);
     return NL_OK;
 }
@@ -355,7 +386,10 @@ main(int argc, char **argv)
     if (!g_str_equal(uri, "none"))
         vspan_libvirt_init_events();
     d.loop = g_main_loop_new(NULL, FALSE);
-    d.agent = vspan_agent_new(config, state_dir, &error);
+    {
+        VspanHost *host = vspan_linux_host_new(&error);
+        d.agent = host ? vspan_agent_new(config, state_dir, host, &error) : NULL;
+    }
     if (!d.agent) {
         fprintf(stderr, "vspand: %s\n", error->message);
         return 1;

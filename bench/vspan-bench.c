@@ -51,7 +51,7 @@ plan_taps(const char *prefix, guint n, const char *sink, VspanConfig **config)
 
 /* Plan + apply through the real executor; returns microseconds. */
 static gint64
-vspan_apply_taps(VspanBackend *be, const char *prefix, guint n, const char *sink)
+vspan_apply_taps(VspanHost *be, const char *prefix, guint n, const char *sink)
 {
     g_autoptr(VspanConfig) config = NULL;
     g_autoptr(GError) error = NULL;
@@ -117,7 +117,7 @@ bench_install(guint n, guint reps)
     g_autoptr(GArray) t_inst = g_array_new(FALSE, FALSE, sizeof(gint64));
     g_autoptr(GArray) t_rep = g_array_new(FALSE, FALSE, sizeof(gint64));
     g_autoptr(GError) error = NULL;
-    VspanBackend *be;
+    VspanHost *be;
 
     if (unshare(CLONE_NEWNET) < 0)
         g_error("unshare: %s (run as root)", g_strerror(errno));
@@ -128,7 +128,7 @@ bench_install(guint n, guint reps)
         make_tap(v);
         make_tap(u);
     }
-    be = vspan_linux_backend_new(&error);
+    be = vspan_linux_host_new(&error);
     g_assert_no_error(error);
 
     for (guint r = 0; r < reps; r++) {
@@ -142,7 +142,7 @@ bench_install(guint n, guint reps)
         g_array_append_val(v_rep, t);
         for (guint i = 0; i < n; i++) {
             g_autofree char *v = g_strdup_printf("v%u", i);
-            if (!vspan_linux_backend_release(be, v, &error))
+            if (!vspan_linux_host_release(be, v, &error))
                 g_error("release: %s", error->message);
         }
         /* baseline: the same filters through tc -batch */
@@ -165,7 +165,7 @@ bench_install(guint n, guint reps)
     printf("| %u | %.2f | %.3f | %.2f | %.2f | %.2f | %.2f |\n", n,
            median_ms(v_inst), median_ms(v_inst) / n, median_ms(t_inst),
            median_ms(v_rep), median_ms(t_rep), median_ms(v_inst) / median_ms(t_inst));
-    vspan_backend_free(be);
+    vspan_host_free(be);
     return 0;
 }
 
@@ -173,7 +173,7 @@ static int
 bench_apply(const char *tap, const char *sink)
 {
     g_autoptr(GError) error = NULL;
-    g_autoptr(VspanBackend) be = vspan_linux_backend_new(&error);
+    g_autoptr(VspanHost) be = vspan_linux_host_new(&error);
     g_autoptr(VspanConfig) config = NULL;
     g_autoptr(GString) xml = g_string_new(NULL);
     g_autofree char *cfg = g_strdup_printf(CONFIG_FMT, sink);
@@ -207,11 +207,11 @@ main(int argc, char **argv)
         return bench_apply(argv[2], argv[3]);
     if (argc == 3 && g_str_equal(argv[1], "release")) {
         g_autoptr(GError) error = NULL;
-        g_autoptr(VspanBackend) be = vspan_linux_backend_new(&error);
+        g_autoptr(VspanHost) be = vspan_linux_host_new(&error);
         /* bench/run added the mirror from a fresh tap: the clsact is ours */
         if (be)
-            vspan_linux_backend_mark_created(be, argv[2]);
-        if (!be || !vspan_linux_backend_release(be, argv[2], &error)) {
+            g_hash_table_add(be->created_clsact, g_strdup(argv[2]));
+        if (!be || !vspan_linux_host_release(be, argv[2], &error)) {
             fprintf(stderr, "vspan-bench: %s\n", error->message);
             return 1;
         }

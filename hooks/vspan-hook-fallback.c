@@ -21,7 +21,7 @@ vspan_hook_fallback(int phase, const char *xml, gsize len, const char *why)
     g_autoptr(VspanObserved) obs = vspan_observed_new();
     g_autoptr(VspanPlan) plan = NULL;
 
-    if (phase != VSPAN_PHASE_PREPARE && phase != VSPAN_PHASE_START)
+    if (!vspan_phase_refusable(phase))
         return 0;   /* stop, release, reconnect: never fail */
     if (!config_path || !*config_path)
         config_path = VSPAN_DEFAULT_CONFIG;

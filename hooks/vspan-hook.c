@@ -51,7 +51,7 @@ without_agent(int phase, const char *xml, gsize len, const char *why)
     void *module;
     VspanHookFallbackFunc fn;
 
-    if (phase != VSPAN_PHASE_PREPARE && phase != VSPAN_PHASE_START)
+    if (!vspan_phase_refusable(phase))
         return 0;
     module = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     fn = module ? (VspanHookFallbackFunc)dlsym(module, VSPAN_HOOK_FALLBACK_SYMBOL) : NULL;
@@ -85,7 +85,7 @@ main(int argc, char **argv)
         return 0;
     if (len > VSPAN_XML_MAX_BYTES) {
         fprintf(stderr, "vspan: the domain XML is larger than %u bytes\n", (unsigned)VSPAN_XML_MAX_BYTES);
-        return phase == VSPAN_PHASE_PREPARE || phase == VSPAN_PHASE_START ? 1 : 0;
+        return vspan_phase_refusable(phase) ? 1 : 0;
     }
     {
         const char *const args[] = { "domain", argv[1], "phase", argv[2], "sub", argv[3], "xml", xml, NULL };
@@ -98,7 +98,5 @@ main(int argc, char **argv)
     g_variant_get(reply, "(i&s&s)", &status, &message, NULL);
     if (*message)
         fprintf(stderr, "vspan: %s\n", message);
-    if (phase != VSPAN_PHASE_PREPARE && phase != VSPAN_PHASE_START)
-        return 0;
-    return status == 0 ? 0 : 1;
+    return vspan_phase_refusable(phase) && status != 0 ? 1 : 0;
 }

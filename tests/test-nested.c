@@ -26,7 +26,7 @@
 #include "vspan-vf.h"
 
 static char *pf;
-static VspanBackend *be;
+static VspanHost *be;
 
 static char *
 vf_line(guint vf)
@@ -67,9 +67,9 @@ test_vf_set_all(void)
     s.link_state = VSPAN_LINK_STATE_ENABLE;
     s.min_tx_rate = 100;
     s.max_tx_rate = 1000;
-    g_assert_true(vspan_vf_set(vspan_linux_backend_nl(be), pf, 1, &s, &error));
+    g_assert_true(vspan_vf_set(vspan_linux_host_nl(be), pf, 1, &s, &error));
     g_assert_no_error(error);
-    g_assert_true(vspan_vf_get(vspan_linux_backend_nl(be), vspan_link_ifindex(pf), 1, &got, &error));
+    g_assert_true(vspan_vf_get(vspan_linux_host_nl(be), vspan_link_ifindex(pf), 1, &got, &error));
     g_assert_cmpmem(&got, sizeof(got), &s, sizeof(s));
     line = vf_line(1);
     g_test_message("%s", line);
@@ -89,7 +89,7 @@ test_vf_reset(void)
     VspanVfSettings s;
 
     vspan_vf_settings_init_default(&s);     /* trust off, spoofchk on, auto, no VLAN, no rates */
-    g_assert_true(vspan_vf_set(vspan_linux_backend_nl(be), pf, 1, &s, &error));
+    g_assert_true(vspan_vf_set(vspan_linux_host_nl(be), pf, 1, &s, &error));
     g_assert_no_error(error);
     line = vf_line(1);
     g_test_message("%s", line);
@@ -160,15 +160,15 @@ test_vf_errors(void)
     VspanVfSettings s;
 
     vspan_vf_settings_init_default(&s);
-    g_assert_false(vspan_vf_set(vspan_linux_backend_nl(be), pf, 9, &s, &e1));
+    g_assert_false(vspan_vf_set(vspan_linux_host_nl(be), pf, 9, &s, &e1));
     g_test_message("%s", e1->message);
     g_assert_true(g_str_has_prefix(e1->message, want1));
     s.vlan = 4096;
-    g_assert_false(vspan_vf_set(vspan_linux_backend_nl(be), pf, 0, &s, &e2));
+    g_assert_false(vspan_vf_set(vspan_linux_host_nl(be), pf, 0, &s, &e2));
     g_assert_cmpstr(e2->message, ==, want2);
     s.vlan = 0;
     s.qos = 5;
-    g_assert_false(vspan_vf_set(vspan_linux_backend_nl(be), pf, 0, &s, &e3));
+    g_assert_false(vspan_vf_set(vspan_linux_host_nl(be), pf, 0, &s, &e3));
     g_assert_cmpstr(e3->message, ==, want3);
 }
 
@@ -196,7 +196,7 @@ test_mirror_matchall(void)
     plan = vspan_plan_build(VSPAN_PHASE_START, dom, config, obs);
     g_assert_true(vspan_exec_apply(be, plan, &error));
     g_assert_no_error(error);
-    g_assert_cmpint(vspan_linux_backend_classifier(be), ==, VSPAN_CLASSIFIER_MATCHALL);
+    g_assert_cmpint(be->classifier, ==, VSPAN_CLASSIFIER_MATCHALL);
     g_assert_cmpint(nt_sh(&shown, "/sbin/tc filter show dev mv0 ingress"), ==, 0);
     assert_contains(shown, "matchall");
     assert_contains(shown, "Egress Mirror to device ms0");
@@ -217,8 +217,8 @@ test_mirror_matchall(void)
     }
     got = nt_collect(rx, 300);
     g_assert_cmpuint(got->len, ==, 10);     /* each copy once, nothing else */
-    g_assert_true(vspan_tc_probe(vspan_linux_backend_nl(be), vspan_link_ifindex("mv0"), &at, &error));
-    filters = vspan_tc_dump(vspan_linux_backend_nl(be), vspan_link_ifindex("mv0"), &at, &error);
+    g_assert_true(vspan_tc_probe(vspan_linux_host_nl(be), vspan_link_ifindex("mv0"), &at, &error));
+    filters = vspan_tc_dump(vspan_linux_host_nl(be), vspan_link_ifindex("mv0"), &at, &error);
     g_assert_no_error(error);
     g_assert_cmpuint(filters->len, ==, 1);
     g_assert_cmpstr(((VspanTcFilter *)filters->pdata[0])->kind, ==, "matchall");
@@ -259,7 +259,7 @@ test_agent_leases(void)
            root, pf, pf, pf);
     g_setenv("VSPAN_SYSFS_ROOT", root, TRUE);
     g_assert_true(g_file_set_contents(cfg_path, cfg, -1, NULL));
-    agent = vspan_agent_new(cfg_path, state, &error);
+    agent = vspan_agent_new(cfg_path, state, vspan_linux_host_new(NULL), &error);
     g_assert_no_error(error);
 
     g_assert_cmpint(vspan_agent_hook(agent, "prepare", "begin", a, &msg), ==, 0);
@@ -309,7 +309,7 @@ test_agent_leases(void)
     g_assert_cmpint(vspan_agent_hook(agent, "start", "begin", b, &msg), ==, 0);
     {
         g_autofree char *state2 = g_build_filename(root, "state2", NULL);
-        g_autoptr(VspanAgent) fresh = vspan_agent_new(cfg_path, state2, &error);
+        g_autoptr(VspanAgent) fresh = vspan_agent_new(cfg_path, state2, vspan_linux_host_new(NULL), &error);
         g_autoptr(GPtrArray) xmls = g_ptr_array_new();
         g_autofree char *j1 = NULL, *t1 = NULL, *j2 = NULL, *t2 = NULL;
 
@@ -349,7 +349,7 @@ test_agent_prepares_pfs(void)
     g_assert_true(g_file_set_contents(cfg_path, cfg, -1, NULL));
     g_assert_cmpint(nt_sh(&flags, "cat /sys/class/net/%s/flags", pf2), ==, 0);
     g_assert_cmpint(strtol(flags, NULL, 16) & 1, ==, 0);    /* down */
-    agent = vspan_agent_new(cfg_path, state, &error);
+    agent = vspan_agent_new(cfg_path, state, vspan_linux_host_new(NULL), &error);
     g_assert_no_error(error);
     {
         g_autofree char *want = g_strdup_printf("pool 'b' uses VFs up to 7 of '%s' but only 4 are enabled; raise sriov_numvfs while no VF is in use", pf);
@@ -407,7 +407,7 @@ main(int argc, char **argv)
     pf = g_strdup(g_strstrip(names));
     g_assert_true(*pf && !strchr(pf, '\n'));
     nt_run("echo 4 > /sys/bus/netdevsim/devices/netdevsim1/sriov_numvfs && /sbin/ip link set %s up", pf);
-    be = vspan_linux_backend_new(&error);
+    be = vspan_linux_host_new(&error);
     g_assert_no_error(error);
     g_print("# netdevsim PF %s with 4 VFs\n", pf);
 

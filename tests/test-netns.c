@@ -40,7 +40,7 @@ static const char *config_xml =
 
 typedef struct {
     int a, b;               /* guests of vnet0 and vnet1 */
-    VspanBackend *be;
+    VspanHost *be;
     VspanConfig *config;
 } Fx;
 
@@ -67,7 +67,7 @@ fx_setup(Fx *fx, gconstpointer data)
     }
     fx->config = vspan_config_parse(config_xml, strlen(config_xml), "vspan.xml", &error);
     g_assert_no_error(error);
-    fx->be = vspan_linux_backend_new(&error);
+    fx->be = vspan_linux_host_new(&error);
     g_assert_no_error(error);
 }
 
@@ -76,7 +76,7 @@ fx_teardown(Fx *fx, gconstpointer data)
 {
     close(fx->a);
     close(fx->b);
-    vspan_backend_free(fx->be);
+    vspan_host_free(fx->be);
     vspan_config_free(fx->config);
     /* The namespace and every link in it die with the next unshare/exit. */
 }
@@ -262,7 +262,7 @@ test_directions(Fx *fx, gconstpointer data)
         got = traffic_run(fx, &t, sink);
         assert_copies(&t, got, cases[i].ingress, cases[i].egress);
         close(sink);
-        vspan_linux_backend_release(fx->be, "vnet0", &error);
+        vspan_linux_host_release(fx->be, "vnet0", &error);
         g_assert_no_error(error);
         traffic_free(&t);
     }
@@ -353,7 +353,7 @@ test_coexist_bandwidth(Fx *fx, gconstpointer data)
     for (guint i = 0; i < t.from_a->len; i++)
         g_assert_cmpuint(nt_count(seen, t.from_a->pdata[i]), ==, 1);
 
-    g_assert_true(vspan_linux_backend_release(fx->be, "vnet0", &error));
+    g_assert_true(vspan_linux_host_release(fx->be, "vnet0", &error));
     g_assert_no_error(error);
     q2 = witness("tc qdisc show dev vnet0");
     f2 = witness("tc filter show dev vnet0 parent ffff:");
@@ -384,7 +384,7 @@ test_repoint(Fx *fx, gconstpointer data)
     g_autoptr(GError) error = NULL;
     g_autoptr(GPtrArray) before = NULL, after = NULL, got0 = NULL, got1 = NULL;
     g_autofree char *shown = NULL;
-    VspanNl *nl = vspan_linux_backend_nl(fx->be);
+    VspanNl *nl = vspan_linux_host_nl(fx->be);
     VspanTcAttach at;
     Traffic t = traffic_make();
     int s0, s1;
@@ -449,12 +449,12 @@ test_removal(Fx *fx, gconstpointer data)
     fx_apply_ok(fx, "ids", "both");
     during = witness("tc qdisc show dev vnet0");
     g_assert_nonnull(strstr(during, "clsact"));
-    g_assert_true(vspan_linux_backend_release(fx->be, "vnet0", &error));
+    g_assert_true(vspan_linux_host_release(fx->be, "vnet0", &error));
     g_assert_no_error(error);
     after = witness("tc qdisc show dev vnet0; tc filter show dev vnet0");
     g_assert_cmpstr(after, ==, before);
     /* and again: removal is idempotent */
-    g_assert_true(vspan_linux_backend_release(fx->be, "vnet0", &error));
+    g_assert_true(vspan_linux_host_release(fx->be, "vnet0", &error));
     g_assert_no_error(error);
 }
 
@@ -464,7 +464,7 @@ test_repair(Fx *fx, gconstpointer data)
     g_autoptr(GError) error = NULL;
     g_autoptr(GPtrArray) got = NULL;
     g_autofree char *expected = NULL;
-    VspanNl *nl = vspan_linux_backend_nl(fx->be);
+    VspanNl *nl = vspan_linux_host_nl(fx->be);
     VspanTcAttach at;
     int ifindex = vspan_link_ifindex("vnet0");
     guint32 sink;
@@ -499,7 +499,7 @@ test_sink_gone(Fx *fx, gconstpointer data)
 {
     g_autoptr(GError) error = NULL;
     g_autoptr(GPtrArray) filters = NULL, at_b = NULL, at_a = NULL;
-    VspanNl *nl = vspan_linux_backend_nl(fx->be);
+    VspanNl *nl = vspan_linux_host_nl(fx->be);
     VspanTcAttach at;
     int ifindex = vspan_link_ifindex("vnet0");
 
@@ -537,7 +537,7 @@ test_counters(Fx *fx, gconstpointer data)
 {
     g_autoptr(GError) error = NULL;
     g_autoptr(GPtrArray) filters = NULL, got = NULL;
-    VspanNl *nl = vspan_linux_backend_nl(fx->be);
+    VspanNl *nl = vspan_linux_host_nl(fx->be);
     VspanTcAttach at;
     int ifindex = vspan_link_ifindex("vnet0");
     Traffic t = traffic_make();
@@ -711,7 +711,7 @@ test_classifier_fallback(Fx *fx, gconstpointer data)
     VspanClassifier cls;
 
     fx_apply_ok(fx, "ids", "both");
-    cls = vspan_linux_backend_classifier(fx->be);
+    cls = fx->be->classifier;
     shown = witness("tc filter show dev vnet0 ingress");
     /* Whatever the kernel offers, the witness agrees with what vspan says
      * it used; where cls_matchall cannot be loaded it must be u32. */

@@ -4,6 +4,24 @@
 VSPAN_ENUM_IMPL(VspanPhase, phase, VSPAN_PHASE_LAST,
                 "prepare", "start", "started", "stopped", "release",
                 "reconnect", "migrate", "restore")
+
+const VspanPhasePolicy *
+vspan_phase_policy(int phase)
+{
+    static const VspanPhasePolicy policies[VSPAN_PHASE_LAST] = {
+        [VSPAN_PHASE_PREPARE]   = { .sub = "begin", .refusable = TRUE },
+        [VSPAN_PHASE_START]     = { .sub = "begin", .refusable = TRUE, .applies = TRUE },
+        [VSPAN_PHASE_STARTED]   = { .sub = "begin" },
+        [VSPAN_PHASE_STOPPED]   = { .sub = "end", .applies = TRUE, .forgets = TRUE },
+        [VSPAN_PHASE_RELEASE]   = { .sub = "end", .applies = TRUE, .forgets = TRUE },
+        [VSPAN_PHASE_RECONNECT] = { .sub = "begin", .applies = TRUE },
+        /* migrate and restore read the hook's stdout: print nothing */
+    };
+    static const VspanPhasePolicy nothing = { 0 };
+
+    return phase >= 0 && phase < VSPAN_PHASE_LAST ? &policies[phase] : &nothing;
+}
+
 VSPAN_ENUM_IMPL(VspanDirection, direction, VSPAN_DIRECTION_LAST,
                 "both", "from-vm", "to-vm")
 VSPAN_ENUM_IMPL(VspanHook, hook, VSPAN_HOOK_LAST,

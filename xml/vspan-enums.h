@@ -44,6 +44,21 @@ typedef enum {
 } VspanPhase;
 VSPAN_ENUM_DECL(VspanPhase, phase);
 
+/* What vspan does in each libvirt hook phase: one table for the hook, its
+ * vspand-down fallback, the agent and the planner.  Only prepare and start
+ * may refuse: a failing reconnect kills a running VM, and libvirt ignores
+ * stopped and release. */
+typedef struct {
+    const char *sub;            /* the sub-operation vspan acts on; NULL: none */
+    gboolean refusable;         /* a failure refuses the start (exit 1) */
+    gboolean applies;           /* plans and changes the kernel */
+    gboolean forgets;           /* the domain is gone: drop its state and leases */
+} VspanPhasePolicy;
+
+/* The policy of @phase; an unknown phase (-1) gets "do nothing". */
+const VspanPhasePolicy *vspan_phase_policy(int phase);
+#define vspan_phase_refusable(phase) (vspan_phase_policy(phase)->refusable)
+
 typedef enum {
     VSPAN_DIRECTION_BOTH,
     VSPAN_DIRECTION_FROM_VM,

@@ -2,7 +2,7 @@
 # vspand's control socket and lifecycle (root; runs in its own network and
 # mount namespace): 0600 and peer credentials, malformed and oversized
 # messages refused without harm, SIGTERM leaves the mirrors in place.
-# Usage: test-agent.sh BUILD_DIR
+# Usage: test-vspand.sh BUILD_DIR
 set -u
 BUILD=$1
 . "$(dirname "$0")/tap-lib.sh"

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The agent's insides, shared by its modules (vspan-agent.c: lifecycle and
+ * the pipeline; vspan-leases.c; vspan-pools.c; vspan-report.c) and by
+ * tests/test-agent.c.  Nothing else includes this. */
+
+#include "vspan-agent.h"
+#include "vspan-host.h"
+#include "vspan-state.h"
+
+struct VspanAgent {
+    char *config_path;
+    VspanConfig *config;
+    VspanHost *host;
+    VspanState *state;
+    /* uuid -> VspanDomain parsed once from state->domains' XML */
+    GHashTable *records;
+    GHashTable *starting;           /* uuids between prepare and started */
+    /* device names whose link and tc events concern vspan; NULL: rebuild */
+    GHashTable *watched;
+    guint repair_idle;
+    guint64 repairs;
+    guint64 reconnects;
+};
+
+/* ---- leases (vspan-leases.c): which domain holds which pool VF ---------- */
+
+/* Drop from @plan the resets of VFs that another domain holds by now. */
+void vspan_leases_filter_resets(VspanState *state, VspanPlan *plan, const VspanDomain *dom);
+/* Record the leases of @plan's pool VFs; a lease the domain already holds
+ * keeps its generation. */
+void vspan_leases_record(VspanState *state, const VspanPlan *plan, const VspanDomain *dom);
+/* Forget every lease of @uuid; with @host, reset each VF to safe defaults first. */
+void vspan_leases_drop(VspanState *state, VspanHost *host, const char *uuid, const char *why);
+/* Hand the leases to the planner. */
+void vspan_leases_observe(const VspanState *state, VspanObserved *obs);
+
+/* ---- pools (vspan-pools.c) ---------------------------------------------- */
+
+/* PFs up, VFs enabled where none are. */
+void vspan_pools_ensure(const VspanConfig *config, VspanHost *host);
+/* Free VFs per pool, for the prepare check. */
+void vspan_pools_observe(const VspanConfig *config, VspanHost *host, const VspanState *state,
+                         VspanObserved *obs);
+
+/* ---- the sink device of an appliance now (NULL: none) ------------------- */
+const char *vspan_agent_sink_dev(VspanAgent *agent, const VspanAppliance *a);

@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "vspan-host"
+
+#include <net/if.h>
+#include <stdlib.h>
+
+#include "vspan-host.h"
+#include "vspan-link.h"
+#include "vspan-sysfs.h"
+#include "vspan-tc.h"
+#include "vspan-vf.h"
+
+/* The host as Linux shows it: netlink for links, tc and VFs (through
+ * vspan-link/-tc/-vf), sysfs under vspan_sysfs_root() for SR-IOV. */
+typedef struct {
+    VspanHost parent;
+    VspanNl *nl;
+} VspanLinuxHost;
+
+static int
+vspan_linux_resolve(const char *dev, const char *role, GError **error)
+{
+    int ifindex = vspan_link_ifindex(dev);
+
+    if (ifindex <= 0)
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_NOT_FOUND,
+                    "Cannot mirror: %s '%s' does not exist%s", role, dev,
+                    g_str_equal(role, "tap") ? "; the domain's interface is gone or not started"
+                                             : "; check the appliance's sink");
+    return ifindex;
+}
+
+static gboolean
+vspan_linux_sink_ensure(VspanHost *b, const VspanAppliance *a, const char *dev, GError **error)
+{
+    VspanLinuxHost *self = (VspanLinuxHost *)b;
+    int ifindex;
+
+    return vspan_sink_ensure(self->nl, a, dev, &ifindex, error);
+}
+
+/* Where filters go on @dev, adding clsact if it has neither clsact nor
+ * ingress, and remembering that vspan added it. */
+static gboolean
+vspan_linux_attach(VspanLinuxHost *self, int ifindex, const char *dev, VspanTcAttach *at,
+                   GError **error)
+{
+    gboolean created = FALSE;
+
+    if (!vspan_tc_attach(self->nl, ifindex, dev, at, &created, error))
+        return FALSE;
+    if (created)
+        g_hash_table_add(self->parent.created_clsact, g_strdup(dev));
+    return TRUE;
+}
+
+static gboolean
+vspan_linux_qdisc_ensure(VspanHost *b, const char *dev, GError **error)
+{
+    VspanTcAttach at;
+    int ifindex = vspan_linux_resolve(dev, "tap", error);
+
+    return ifindex > 0 && vspan_linux_attach((VspanLinuxHost *)b, ifindex, dev, &at, error);
+}
+
+static gboolean
+vspan_linux_mirror_set(VspanHost *b, const char *dev, VspanHook hook, VspanClassifier cls,
+                       const char *const *sinks, GError **error)
+{
+    VspanLinuxHost *self = (VspanLinuxHost *)b;
+    g_autoptr(GArray) idx = g_array_new(FALSE, FALSE, sizeof(guint32));
+    VspanTcAttach at;
+    int ifindex = vspan_linux_resolve(dev, "tap", error);
+
+    if (ifindex <= 0)
+        return FALSE;
+    for (const char *const *s = sinks; *s; s++) {
+        guint32 si;
+
+        if (g_str_equal(*s, dev)) {
+            g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_REFUSED,
+                        "Cannot mirror '%s' into itself; fix the appliance's sink", dev);
+            return FALSE;
+        }
+        si = vspan_linux_resolve(*s, "sink", error);
+        if (si == 0)
+            return FALSE;
+        g_array_append_val(idx, si);
+    }
+    if (!vspan_linux_attach(self, ifindex, dev, &at, error))
+        return FALSE;
+    if (cls == VSPAN_CLASSIFIER_AUTO)
+        cls = self->parent.classifier;
+    if (!vspan_tc_mirror_set(self->nl, ifindex, dev, &at, hook, &cls,
+                             (guint32 *)idx->data, idx->len, error))
+        return FALSE;
+    if (self->parent.classifier == VSPAN_CLASSIFIER_AUTO)
+        self->parent.classifier = cls;
+    /* Read back: what the kernel holds is what was planned. */
+    return vspan_tc_mirror_verify(self->nl, ifindex, dev, &at, hook, (guint32 *)idx->data,
+                                  idx->len, error);
+}
+
+static gboolean
+vspan_linux_mirror_del(VspanHost *b, const char *dev, VspanHook hook, GError **error)
+{
+    VspanLinuxHost *self = (VspanLinuxHost *)b;
+    VspanTcAttach at;
+    int ifindex = vspan_link_ifindex(dev);
+
+    if (ifindex <= 0)
+        return TRUE;    /* the tap is gone, and its filters with it */
+    return vspan_tc_probe(self->nl, ifindex, &at, error) &&
+           vspan_tc_mirror_del(self->nl, ifindex, dev, &at, hook, error);
+}
+
+static gboolean
+vspan_linux_vf_set(VspanHost *b, const VspanOp *op, GError **error)
+{
+    return vspan_vf_set(((VspanLinuxHost *)b)->nl, op->dev, op->vf, &op->vf_settings, error);
+}
+
+static gboolean
+vspan_linux_vf_matches(VspanHost *b, const VspanOp *op)
+{
+    VspanVfSettings got;
+    int ifindex = vspan_link_ifindex(op->dev);
+
+    return ifindex > 0 && vspan_vf_get(((VspanLinuxHost *)b)->nl, ifindex, op->vf, &got, NULL) &&
+           vspan_vf_settings_match(&op->vf_settings, &got);
+}
+
+static int
+vspan_linux_ifindex(VspanHost *b, const char *dev)
+{
+    return vspan_link_ifindex(dev);
+}
+
+static gboolean
+vspan_linux_carrier(VspanHost *b, const char *dev)
+{
+    /* the network namespace's own sysfs: vspan_sysfs_root() is for SR-IOV */
+    g_autofree char *path = g_build_filename("/sys/class/net", dev, "carrier", NULL);
+    g_autofree char *c = NULL;
+
+    return g_file_get_contents(path, &c, NULL, NULL) && g_str_has_prefix(c, "1");
+}
+
+static GPtrArray *
+vspan_linux_copies(VspanHost *b, const char *dev, GError **error)
+{
+    VspanLinuxHost *self = (VspanLinuxHost *)b;
+    g_autoptr(GPtrArray) filters = NULL;
+    GPtrArray *out;
+    VspanTcAttach at;
+    int ifindex = vspan_link_ifindex(dev);
+
+    if (ifindex <= 0)
+        return g_ptr_array_new_with_free_func((GDestroyNotify)vspan_host_copy_free);
+    if (!vspan_tc_probe(self->nl, ifindex, &at, error) ||
+        !(filters = vspan_tc_dump(self->nl, ifindex, &at, error)))
+        return NULL;
+    out = g_ptr_array_new_with_free_func((GDestroyNotify)vspan_host_copy_free);
+    for (guint i = 0; i < filters->len; i++) {
+        const VspanTcFilter *f = filters->pdata[i];
+
+        for (guint j = 0; f->ours && j < f->actions->len; j++) {
+            const VspanTcAction *a = &g_array_index(f->actions, VspanTcAction, j);
+            VspanHostCopy *c = g_new0(VspanHostCopy, 1);
+            char name[IF_NAMESIZE] = "";
+
+            c->hook = f->hook;
+            /* a sink that vanished shows as "" and makes the plan re-point */
+            c->sink = g_strdup(if_indextoname(a->ifindex, name) ? name : "");
+            c->packets = a->packets;
+            c->bytes = a->bytes;
+            c->drops = a->drops;
+            g_ptr_array_add(out, c);
+        }
+    }
+    return out;
+}
+
+static gboolean
+vspan_linux_vf_lookup(VspanHost *b, const VspanPciAddr *pci, char **pf, guint *vf)
+{
+    return vspan_sysfs_vf_lookup(vspan_sysfs_root(), pci, pf, vf);
+}
+
+static int
+vspan_linux_numvfs(VspanHost *b, const char *pf)
+{
+    return vspan_sysfs_numvfs(vspan_sysfs_root(), pf);
+}
+
+static int
+vspan_linux_totalvfs(VspanHost *b, const char *pf)
+{
+    g_autofree char *path = g_build_filename(vspan_sysfs_root(), "sys/class/net", pf, "device/sriov_totalvfs", NULL);
+    g_autofree char *s = NULL;
+
+    return g_file_get_contents(path, &s, NULL, NULL) ? atoi(s) : -1;
+}
+
+static gboolean
+vspan_linux_link_up(VspanHost *b, const char *dev, GError **error)
+{
+    return vspan_link_set_up(((VspanLinuxHost *)b)->nl, vspan_link_ifindex(dev), dev, error);
+}
+
+static gboolean
+vspan_linux_numvfs_set(VspanHost *b, const char *pf, guint n, GError **error)
+{
+    g_autofree char *path = g_build_filename(vspan_sysfs_root(), "sys/class/net", pf, "device/sriov_numvfs", NULL);
+    g_autofree char *value = g_strdup_printf("%u", n);
+
+    return vspan_sysfs_write(path, value, error);
+}
+
+static void
+vspan_linux_free(VspanHost *b)
+{
+    vspan_nl_close(((VspanLinuxHost *)b)->nl);
+    vspan_host_finish(b);
+    g_free(b);
+}
+
+static const VspanHostClass vspan_linux_host_class = {
+    .ifindex = vspan_linux_ifindex,
+    .carrier = vspan_linux_carrier,
+    .copies = vspan_linux_copies,
+    .vf_lookup = vspan_linux_vf_lookup,
+    .numvfs = vspan_linux_numvfs,
+    .totalvfs = vspan_linux_totalvfs,
+    .link_up = vspan_linux_link_up,
+    .numvfs_set = vspan_linux_numvfs_set,
+    .sink_ensure = vspan_linux_sink_ensure,
+    .qdisc_ensure = vspan_linux_qdisc_ensure,
+    .mirror_set = vspan_linux_mirror_set,
+    .mirror_del = vspan_linux_mirror_del,
+    /* the plan carries the safe defaults for a reset */
+    .vf_set = vspan_linux_vf_set,
+    .vf_reset = vspan_linux_vf_set,
+    .vf_matches = vspan_linux_vf_matches,
+    .free = vspan_linux_free,
+};
+
+VspanHost *
+vspan_linux_host_new(GError **error)
+{
+    VspanNl *nl = vspan_nl_open(error);
+    VspanLinuxHost *self;
+
+    if (!nl)
+        return NULL;
+    self = g_new0(VspanLinuxHost, 1);
+    vspan_host_init(&self->parent, &vspan_linux_host_class);
+    self->nl = nl;
+    return &self->parent;
+}
+
+VspanNl *
+vspan_linux_host_nl(VspanHost *b)
+{
+    return ((VspanLinuxHost *)b)->nl;
+}
+
+gboolean
+vspan_linux_host_release(VspanHost *b, const char *dev, GError **error)
+{
+    VspanLinuxHost *self = (VspanLinuxHost *)b;
+    int ifindex = vspan_link_ifindex(dev);
+
+    if (ifindex <= 0) {
+        g_hash_table_remove(b->created_clsact, dev);
+        return TRUE;
+    }
+    for (VspanHook hook = 0; hook < VSPAN_HOOK_LAST; hook++)
+        if (!vspan_linux_mirror_del(b, dev, hook, error))
+            return FALSE;
+    if (g_hash_table_remove(b->created_clsact, dev))
+        return vspan_tc_detach(self->nl, ifindex, dev, error);
+    return TRUE;
+}

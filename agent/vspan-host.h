@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+
+#include "vspan-plan.h"
+
+/*
+ * The host: every kernel and sysfs object the agent reads or changes, behind
+ * one interface (NetworkManager's platform layer and its fake are the
+ * model).  The Linux host (vspan-host-linux.c) speaks netlink and reads
+ * sysfs; the fake host of the unit tests (tests/fake-host.c) keeps links,
+ * filters and VFs in memory and records every write.  The agent gets its
+ * host at construction and reaches the kernel through nothing else.
+ *
+ * Writes verify what they set by reading it back.
+ */
+typedef struct VspanHost VspanHost;
+
+/* One mirred action of a vspan filter, as read back from the kernel. */
+typedef struct {
+    VspanHook hook;
+    char *sink;                 /* device name; "" when that ifindex is gone */
+    guint64 packets, bytes, drops;
+} VspanHostCopy;
+
+void vspan_host_copy_free(VspanHostCopy *c);
+
+typedef struct {
+    /* ---- reads ---- */
+    /* > 0, or 0 when @dev does not exist */
+    int (*ifindex)(VspanHost *self, const char *dev);
+    gboolean (*carrier)(VspanHost *self, const char *dev);
+    /* vspan's mirred actions on @dev in filter and action order (GPtrArray
+     * of VspanHostCopy); empty when @dev is gone, NULL on error */
+    GPtrArray *(*copies)(VspanHost *self, const char *dev, GError **error);
+    /* PCI address -> PF name and VF index */
+    gboolean (*vf_lookup)(VspanHost *self, const VspanPciAddr *pci, char **pf, guint *vf);
+    /* enabled VFs of @pf, -1 when it is no SR-IOV PF */
+    int (*numvfs)(VspanHost *self, const char *pf);
+    /* VFs @pf can have, -1 when not known */
+    int (*totalvfs)(VspanHost *self, const char *pf);
+    /* TRUE when the VF reads back as @op would set it */
+    gboolean (*vf_matches)(VspanHost *self, const VspanOp *op);
+
+    /* ---- writes ---- */
+    gboolean (*sink_ensure)(VspanHost *self, const VspanAppliance *appliance, const char *dev,
+                            GError **error);
+    /* clsact on @dev, or its ingress + root; adds @dev to created_clsact
+     * when vspan added the qdisc */
+    gboolean (*qdisc_ensure)(VspanHost *self, const char *dev, GError **error);
+    gboolean (*mirror_set)(VspanHost *self, const char *dev, VspanHook hook,
+                           VspanClassifier classifier, const char *const *sinks, GError **error);
+    gboolean (*mirror_del)(VspanHost *self, const char *dev, VspanHook hook, GError **error);
+    gboolean (*vf_set)(VspanHost *self, const VspanOp *op, GError **error);
+    gboolean (*vf_reset)(VspanHost *self, const VspanOp *op, GError **error);
+    gboolean (*link_up)(VspanHost *self, const char *dev, GError **error);
+    gboolean (*numvfs_set)(VspanHost *self, const char *pf, guint n, GError **error);
+
+    void (*free)(VspanHost *self);
+} VspanHostClass;
+
+struct VspanHost {
+    const VspanHostClass *klass;
+    /* what the kernel offered once a filter was added: MATCHALL or U32 */
+    VspanClassifier classifier;
+    /* taps on which vspan added the clsact qdisc (only those may lose it) */
+    GHashTable *created_clsact;
+};
+
+/* Base-struct set-up and tear-down for implementations (their free()
+ * calls vspan_host_finish()). */
+void vspan_host_init(VspanHost *host, const VspanHostClass *klass);
+void vspan_host_finish(VspanHost *host);
+void vspan_host_free(VspanHost *host);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VspanHost, vspan_host_free)
+
+/* ---- the Linux host --------------------------------------------------- */
+
+VspanHost *vspan_linux_host_new(GError **error);
+
+/* Remove both vspan filters from @dev, and the clsact qdisc if vspan added
+ * it and nothing else uses it: the tap is left as it was. */
+gboolean vspan_linux_host_release(VspanHost *host, const char *dev, GError **error);
+
+struct VspanNl *vspan_linux_host_nl(VspanHost *host);

@@ -1,0 +1,312 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "vspand"
+
+/* vspanctl status and metrics: one snapshot of appliances, mirrors with
+ * their kernel counters, and leases, read once (one tc dump per tap, from
+ * the parsed domain records); the status text, its JSON and the Prometheus
+ * exposition are all rendered from it. */
+
+#include "vspan-agent-priv.h"
+#include "vspan-json.h"
+
+typedef struct {
+    const VspanAppliance *appliance;
+    const char *dev;            /* borrowed; NULL: no sink device now */
+    gboolean present, carrier;
+} VspanSnapAppliance;
+
+typedef struct {
+    const VspanDomain *dom;     /* borrowed from agent->records */
+    char *mac, *tap, *appliance;
+    VspanDirection direction;
+    guint64 packets, bytes, drops;
+} VspanSnapMirror;
+
+typedef struct {
+    GArray *appliances;         /* of VspanSnapAppliance */
+    GPtrArray *mirrors;         /* of VspanSnapMirror */
+    GPtrArray *leases;          /* of const VspanLease*, borrowed */
+} VspanSnapshot;
+
+static void
+vspan_snap_mirror_free(VspanSnapMirror *m)
+{
+    g_free(m->mac);
+    g_free(m->tap);
+    g_free(m->appliance);
+    g_free(m);
+}
+
+static void
+vspan_snapshot_free(VspanSnapshot *s)
+{
+    g_array_unref(s->appliances);
+    g_ptr_array_unref(s->mirrors);
+    g_ptr_array_unref(s->leases);
+    g_free(s);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VspanSnapshot, vspan_snapshot_free)
+
+/* Sum the counters of the copies of @tap in @dir that go to @sink. */
+static void
+vspan_snap_count(VspanSnapMirror *m, const GPtrArray *copies, const char *sink)
+{
+    for (guint i = 0; copies && sink && i < copies->len; i++) {
+        const VspanHostCopy *c = copies->pdata[i];
+
+        if ((m->direction == VSPAN_DIRECTION_FROM_VM && c->hook != VSPAN_HOOK_INGRESS) ||
+            (m->direction == VSPAN_DIRECTION_TO_VM && c->hook != VSPAN_HOOK_EGRESS) ||
+            !g_str_equal(c->sink, sink))
+            continue;
+        m->packets += c->packets;
+        m->bytes += c->bytes;
+        m->drops += c->drops;
+    }
+}
+
+static gint
+vspan_snap_lease_cmp(gconstpointer a, gconstpointer b)
+{
+    const VspanLease *x = *(const VspanLease *const *)a, *y = *(const VspanLease *const *)b;
+    int c = g_strcmp0(x->pf, y->pf);
+
+    return c ? c : (x->vf > y->vf) - (x->vf < y->vf);
+}
+
+static VspanSnapshot *
+vspan_snapshot_take(VspanAgent *agent)
+{
+    VspanSnapshot *s = g_new0(VspanSnapshot, 1);
+    VspanHost *host = agent->host;
+    g_autoptr(GHashTable) copies = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+                                                         (GDestroyNotify)g_ptr_array_unref);
+    g_autoptr(VspanObserved) obs = vspan_observed_new();
+    GHashTableIter it;
+    gpointer v;
+
+    s->appliances = g_array_new(FALSE, TRUE, sizeof(VspanSnapAppliance));
+    s->mirrors = g_ptr_array_new_with_free_func((GDestroyNotify)vspan_snap_mirror_free);
+    s->leases = g_ptr_array_new();
+
+    for (guint i = 0; i < agent->config->appliances->len; i++) {
+        VspanSnapAppliance a = { .appliance = agent->config->appliances->pdata[i] };
+
+        a.dev = vspan_agent_sink_dev(agent, a.appliance);
+        a.present = a.dev && host->klass->ifindex(host, a.dev) > 0;
+        /* a tap sink has carrier while the appliance VM holds it */
+        a.carrier = a.present && host->klass->carrier(host, a.dev);
+        g_array_append_val(s->appliances, a);
+    }
+
+    /* the mirrors each record asks for; the planner needs no kernel state
+     * for that, the counters come from one read of each tap */
+    g_hash_table_iter_init(&it, agent->state->appliance_ports);
+    {
+        gpointer k;
+        while (g_hash_table_iter_next(&it, &k, &v))
+            g_hash_table_replace(obs->appliance_ports, g_strdup(k), g_strdup(v));
+    }
+    g_hash_table_iter_init(&it, agent->records);
+    while (g_hash_table_iter_next(&it, NULL, &v)) {
+        const VspanDomain *dom = v;
+        g_autoptr(VspanPlan) plan = vspan_plan_build(VSPAN_PHASE_RECONNECT, dom, agent->config, obs);
+
+        for (guint i = 0; i < plan->mirrors->len; i++) {
+            VspanPlanMirror *pm = plan->mirrors->pdata[i];
+            const VspanAppliance *a = vspan_config_find_appliance(agent->config, pm->appliance);
+            VspanSnapMirror *m = g_new0(VspanSnapMirror, 1);
+            GPtrArray *c = NULL;
+
+            m->dom = dom;
+            m->mac = g_steal_pointer(&pm->mac);
+            m->tap = g_steal_pointer(&pm->tap);
+            m->appliance = g_steal_pointer(&pm->appliance);
+            m->direction = pm->direction;
+            if (m->tap && !(c = g_hash_table_lookup(copies, m->tap))) {
+                c = host->klass->copies(host, m->tap, NULL);
+                if (c)
+                    g_hash_table_insert(copies, m->tap, c);
+            }
+            vspan_snap_count(m, c, a ? vspan_agent_sink_dev(agent, a) : NULL);
+            g_ptr_array_add(s->mirrors, m);
+        }
+    }
+
+    g_hash_table_iter_init(&it, agent->state->leases);
+    while (g_hash_table_iter_next(&it, NULL, &v))
+        g_ptr_array_add(s->leases, v);
+    g_ptr_array_sort(s->leases, vspan_snap_lease_cmp);
+    return s;
+}
+
+/* ---- status -------------------------------------------------------------- */
+
+char *
+vspan_agent_status(VspanAgent *agent, char **text_out)
+{
+    g_autoptr(VspanSnapshot) s = vspan_snapshot_take(agent);
+    g_autoptr(GString) text = g_string_new(NULL);
+    const char *cls = vspan_classifier_to_string(agent->host->classifier);
+    guint ndomains = g_hash_table_size(agent->state->domains);
+    VspanJson j;
+
+    vspan_json_init(&j);
+    vspan_json_begin_object(&j, NULL);
+    vspan_json_begin_array(&j, "appliances");
+    for (guint i = 0; i < s->appliances->len; i++) {
+        const VspanSnapAppliance *sa = &g_array_index(s->appliances, VspanSnapAppliance, i);
+        const VspanAppliance *a = sa->appliance;
+        guint n = 0;
+
+        vspan_json_begin_object(&j, NULL);
+        vspan_json_string(&j, "name", a->name);
+        vspan_json_string(&j, "domain", a->domain);
+        vspan_json_string(&j, "sink_type", vspan_sink_type_to_string(a->sink.type));
+        vspan_json_string(&j, "sink_dev", sa->dev);
+        vspan_json_bool(&j, "sink_present", sa->present);
+        vspan_json_bool(&j, "sink_carrier", sa->carrier);
+        vspan_json_end_object(&j);
+
+        g_string_append_printf(text, "appliance %s (domain %s): %s sink %s, %s\n", a->name, a->domain,
+                               vspan_sink_type_to_string(a->sink.type), sa->dev ? sa->dev : "-",
+                               !sa->present ? "missing" : sa->carrier ? "appliance attached"
+                                                                      : "no appliance attached, copies are dropped");
+        g_string_append_printf(text, "  %-14s %-17s %-15s %-9s %12s %14s %10s\n", "DOMAIN", "MAC", "TAP",
+                               "DIRECTION", "PACKETS", "BYTES", "DROPS");
+        for (guint k = 0; k < s->mirrors->len; k++) {
+            const VspanSnapMirror *m = s->mirrors->pdata[k];
+            if (!g_str_equal(m->appliance, a->name))
+                continue;
+            g_string_append_printf(text, "  %-14s %-17s %-15s %-9s %12" G_GUINT64_FORMAT " %14" G_GUINT64_FORMAT " %10" G_GUINT64_FORMAT "\n",
+                                   m->dom->name, m->mac ? m->mac : "-", m->tap ? m->tap : "-",
+                                   vspan_direction_to_string(m->direction), m->packets, m->bytes, m->drops);
+            n++;
+        }
+        if (n == 0)
+            g_string_append(text, "  (no mirrors)\n");
+    }
+    vspan_json_end_array(&j);
+
+    vspan_json_begin_array(&j, "mirrors");
+    for (guint k = 0; k < s->mirrors->len; k++) {
+        const VspanSnapMirror *m = s->mirrors->pdata[k];
+        vspan_json_begin_object(&j, NULL);
+        vspan_json_string(&j, "domain", m->dom->name);
+        vspan_json_string(&j, "uuid", m->dom->uuid);
+        vspan_json_string(&j, "mac", m->mac);
+        vspan_json_string(&j, "tap", m->tap);
+        vspan_json_string(&j, "appliance", m->appliance);
+        vspan_json_string(&j, "direction", vspan_direction_to_string(m->direction));
+        vspan_json_uint(&j, "packets", m->packets);
+        vspan_json_uint(&j, "bytes", m->bytes);
+        vspan_json_uint(&j, "drops", m->drops);
+        vspan_json_end_object(&j);
+    }
+    vspan_json_end_array(&j);
+
+    vspan_json_begin_array(&j, "vf_leases");
+    for (guint k = 0; k < s->leases->len; k++) {
+        const VspanLease *l = s->leases->pdata[k];
+        const VspanPool *pool = vspan_config_find_pool_by_vf(agent->config, l->pf, l->vf);
+
+        vspan_json_begin_object(&j, NULL);
+        vspan_json_string(&j, "pf", l->pf);
+        vspan_json_uint(&j, "vf", l->vf);
+        vspan_json_string(&j, "pool", pool ? pool->name : NULL);
+        vspan_json_string(&j, "domain", l->name);
+        vspan_json_string(&j, "uuid", l->uuid);
+        vspan_json_uint(&j, "generation", l->generation);
+        vspan_json_end_object(&j);
+        if (k == 0)
+            g_string_append_printf(text, "VF leases:\n  %-12s %4s %-10s %-14s %s\n", "PF", "VF", "POOL", "DOMAIN", "GENERATION");
+        g_string_append_printf(text, "  %-12s %4u %-10s %-14s %" G_GUINT64_FORMAT "\n", l->pf, l->vf,
+                               pool ? pool->name : "-", l->name, l->generation);
+    }
+    vspan_json_end_array(&j);
+
+    vspan_json_begin_object(&j, "agent");
+    vspan_json_string(&j, "classifier", cls);
+    vspan_json_uint(&j, "domains", ndomains);
+    vspan_json_uint(&j, "repairs", agent->repairs);
+    vspan_json_uint(&j, "reconnects", agent->reconnects);
+    vspan_json_end_object(&j);
+    vspan_json_end_object(&j);
+    g_string_append_printf(text, "agent: %u domains managed, %" G_GUINT64_FORMAT " repairs, %" G_GUINT64_FORMAT " libvirt reconnects, classifier %s\n",
+                           ndomains, agent->repairs, agent->reconnects, cls);
+    *text_out = g_string_free(g_steal_pointer(&text), FALSE);
+    return vspan_json_finish(&j);
+}
+
+/* ---- metrics ------------------------------------------------------------- */
+
+static void
+vspan_prom_label(GString *s, const char *name, const char *value, gboolean first)
+{
+    g_string_append_printf(s, "%s%s=\"", first ? "" : ",", name);
+    for (const char *p = value ? value : ""; *p; p++) {
+        if (*p == '\\' || *p == '"')
+            g_string_append_c(s, '\\');
+        if (*p == '\n')
+            g_string_append(s, "\\n");
+        else
+            g_string_append_c(s, *p);
+    }
+    g_string_append_c(s, '"');
+}
+
+char *
+vspan_agent_metrics(VspanAgent *agent)
+{
+    g_autoptr(VspanSnapshot) snap = vspan_snapshot_take(agent);
+    g_autoptr(GString) s = g_string_new(NULL);
+    static const struct {
+        const char *name, *help;
+        gsize offset;
+    } counters[] = {
+        { "vspan_mirror_packets_total", "Frames seen by the mirror (copies attempted).", G_STRUCT_OFFSET(VspanSnapMirror, packets) },
+        { "vspan_mirror_bytes_total", "Bytes of those frames as the kernel counts them.", G_STRUCT_OFFSET(VspanSnapMirror, bytes) },
+        { "vspan_mirror_dropped_copies_total", "Copies the sink did not take (sink down or gone).", G_STRUCT_OFFSET(VspanSnapMirror, drops) },
+    };
+
+    for (guint c = 0; c < G_N_ELEMENTS(counters); c++) {
+        g_string_append_printf(s, "# HELP %s %s\n# TYPE %s counter\n", counters[c].name, counters[c].help, counters[c].name);
+        for (guint i = 0; i < snap->mirrors->len; i++) {
+            const VspanSnapMirror *m = snap->mirrors->pdata[i];
+            g_string_append_printf(s, "%s{", counters[c].name);
+            vspan_prom_label(s, "domain", m->dom->name, TRUE);
+            vspan_prom_label(s, "mac", m->mac, FALSE);
+            vspan_prom_label(s, "tap", m->tap, FALSE);
+            vspan_prom_label(s, "appliance", m->appliance, FALSE);
+            vspan_prom_label(s, "direction", vspan_direction_to_string(m->direction), FALSE);
+            g_string_append_printf(s, "} %" G_GUINT64_FORMAT "\n", G_STRUCT_MEMBER(guint64, m, counters[c].offset));
+        }
+    }
+    g_string_append(s, "# HELP vspan_sink_up Whether the appliance's sink exists and has carrier (1) or not (0).\n"
+                       "# TYPE vspan_sink_up gauge\n");
+    for (guint i = 0; i < snap->appliances->len; i++) {
+        const VspanSnapAppliance *a = &g_array_index(snap->appliances, VspanSnapAppliance, i);
+
+        g_string_append(s, "vspan_sink_up{");
+        vspan_prom_label(s, "appliance", a->appliance->name, TRUE);
+        vspan_prom_label(s, "type", vspan_sink_type_to_string(a->appliance->sink.type), FALSE);
+        vspan_prom_label(s, "dev", a->dev, FALSE);
+        g_string_append_printf(s, "} %d\n", a->carrier);
+    }
+    g_string_append(s, "# HELP vspan_vf_lease_generation Generation of each VF lease.\n# TYPE vspan_vf_lease_generation gauge\n");
+    for (guint i = 0; i < snap->leases->len; i++) {
+        const VspanLease *l = snap->leases->pdata[i];
+        g_autofree char *vf = g_strdup_printf("%u", l->vf);
+
+        g_string_append(s, "vspan_vf_lease_generation{");
+        vspan_prom_label(s, "pf", l->pf, TRUE);
+        vspan_prom_label(s, "vf", vf, FALSE);
+        vspan_prom_label(s, "domain", l->name, FALSE);
+        g_string_append_printf(s, "} %" G_GUINT64_FORMAT "\n", l->generation);
+    }
+    g_string_append_printf(s, "# HELP vspan_repairs_total Mirror filters vspand restored after they were changed behind its back.\n"
+                              "# TYPE vspan_repairs_total counter\nvspan_repairs_total %" G_GUINT64_FORMAT "\n"
+                              "# HELP vspan_libvirt_reconnects_total Times vspand lost and re-established its libvirt connection.\n"
+                              "# TYPE vspan_libvirt_reconnects_total counter\nvspan_libvirt_reconnects_total %" G_GUINT64_FORMAT "\n",
+                           agent->repairs, agent->reconnects);
+    return g_string_free(g_steal_pointer(&s), FALSE);
+}

@@ -1,0 +1,403 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdio.h>
+
+#include "fake-host.h"
+#include "vspan-vf.h"
+
+typedef struct {
+    int ifindex;
+    gboolean carrier;
+    gboolean qdisc;
+    GStrv sinks[VSPAN_HOOK_LAST];       /* NULL: no vspan filter */
+    guint64 packets[VSPAN_HOOK_LAST];
+} FakeLink;
+
+struct FakeHost {
+    VspanHost parent;
+    GHashTable *links;                  /* name -> FakeLink */
+    GHashTable *vfs;                    /* "pf/vf" -> VspanVfSettings */
+    GHashTable *numvfs;                 /* pf -> GUINT_TO_POINTER(n + 1) */
+    GString *log;
+    int next_ifindex;
+    int refs;                           /* the test's and the agent's */
+    char *fail_mirror_on;               /* mirror_set on this device fails */
+};
+
+static void
+fake_link_free(FakeLink *l)
+{
+    for (int h = 0; h < VSPAN_HOOK_LAST; h++)
+        g_strfreev(l->sinks[h]);
+    g_free(l);
+}
+
+G_GNUC_PRINTF(2, 3) static void
+fake_log(FakeHost *f, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    g_string_append_vprintf(f->log, fmt, ap);
+    va_end(ap);
+    g_string_append_c(f->log, '\n');
+}
+
+static FakeLink *
+fake_link(FakeHost *f, const char *dev)
+{
+    return dev ? g_hash_table_lookup(f->links, dev) : NULL;
+}
+
+static gboolean
+fake_need_link(FakeHost *f, const char *dev, const char *role, GError **error)
+{
+    if (fake_link(f, dev))
+        return TRUE;
+    g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_NOT_FOUND, "Cannot mirror: %s '%s' does not exist", role, dev);
+    return FALSE;
+}
+
+/* ---- reads ---- */
+
+static int
+fake_ifindex(VspanHost *h, const char *dev)
+{
+    FakeLink *l = fake_link((FakeHost *)h, dev);
+    return l ? l->ifindex : 0;
+}
+
+static gboolean
+fake_carrier(VspanHost *h, const char *dev)
+{
+    FakeLink *l = fake_link((FakeHost *)h, dev);
+    return l && l->carrier;
+}
+
+static GPtrArray *
+fake_copies(VspanHost *h, const char *dev, GError **error)
+{
+    FakeHost *f = (FakeHost *)h;
+    FakeLink *l = fake_link(f, dev);
+    GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)vspan_host_copy_free);
+
+    for (VspanHook hook = 0; l && hook < VSPAN_HOOK_LAST; hook++) {
+        for (guint i = 0; l->sinks[hook] && l->sinks[hook][i]; i++) {
+            VspanHostCopy *c = g_new0(VspanHostCopy, 1);
+
+            c->hook = hook;
+            /* as the kernel shows it: a vanished sink has no name */
+            c->sink = g_strdup(fake_link(f, l->sinks[hook][i]) ? l->sinks[hook][i] : "");
+            c->packets = l->packets[hook];
+            c->bytes = l->packets[hook] * 100;
+            g_ptr_array_add(out, c);
+        }
+    }
+    return out;
+}
+
+static gboolean
+fake_vf_lookup(VspanHost *h, const VspanPciAddr *pci, char **pf, guint *vf)
+{
+    FakeHost *f = (FakeHost *)h;
+    GHashTableIter it;
+    gpointer k, v;
+
+    /* VF n of a PF is at 0000:03:00.(n+1); the PF is found by its VFs */
+    if (pci->domain != 0 || pci->bus != 3 || pci->slot != 0 || pci->function == 0)
+        return FALSE;
+    g_hash_table_iter_init(&it, f->numvfs);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        if (pci->function - 1 < GPOINTER_TO_UINT(v) - 1) {
+            *pf = g_strdup(k);
+            *vf = pci->function - 1;
+            return TRUE;
+        }
+    }
+    return FALSE;
+}
+
+static int
+fake_numvfs(VspanHost *h, const char *pf)
+{
+    gpointer v = g_hash_table_lookup(((FakeHost *)h)->numvfs, pf);
+    return v ? (int)GPOINTER_TO_UINT(v) - 1 : -1;
+}
+
+static int
+fake_totalvfs(VspanHost *h, const char *pf)
+{
+    return fake_numvfs(h, pf) < 0 ? -1 : 8;
+}
+
+static VspanVfSettings *
+fake_vf_get(FakeHost *f, const char *pf, guint vf)
+{
+    g_autofree char *key = g_strdup_printf("%s/%u", pf, vf);
+    return g_hash_table_lookup(f->vfs, key);
+}
+
+static gboolean
+fake_vf_matches(VspanHost *h, const VspanOp *op)
+{
+    const VspanVfSettings *got = fake_vf_get((FakeHost *)h, op->dev, op->vf);
+
+    return got && vspan_vf_settings_match(&op->vf_settings, got);
+}
+
+/* ---- writes ---- */
+
+static gboolean
+fake_sink_ensure(VspanHost *h, const VspanAppliance *a, const char *dev, GError **error)
+{
+    FakeHost *f = (FakeHost *)h;
+
+    if (!fake_link(f, dev)) {
+        fake_host_add_link(f, dev);
+        fake_log(f, "sink-create %s", dev);
+    }
+    return TRUE;
+}
+
+static gboolean
+fake_qdisc_ensure(VspanHost *h, const char *dev, GError **error)
+{
+    FakeHost *f = (FakeHost *)h;
+    FakeLink *l = fake_link(f, dev);
+
+    if (!fake_need_link(f, dev, "tap", error))
+        return FALSE;
+    if (!l->qdisc) {
+        l->qdisc = TRUE;
+        g_hash_table_add(h->created_clsact, g_strdup(dev));
+        fake_log(f, "qdisc-add %s", dev);
+    }
+    return TRUE;
+}
+
+static gboolean
+fake_mirror_set(VspanHost *h, const char *dev, VspanHook hook, VspanClassifier cls,
+                const char *const *sinks, GError **error)
+{
+    FakeHost *f = (FakeHost *)h;
+    FakeLink *l = fake_link(f, dev);
+    g_autofree char *list = g_strjoinv(",", (char **)sinks);
+
+    if (!fake_need_link(f, dev, "tap", error))
+        return FALSE;
+    if (g_strcmp0(dev, f->fail_mirror_on) == 0) {
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_KERNEL, "Cannot add the %s mirror of '%s'",
+                    vspan_hook_to_string(hook), dev);
+        return FALSE;
+    }
+    for (const char *const *s = sinks; *s; s++)
+        if (!fake_need_link(f, *s, "sink", error))
+            return FALSE;
+    if (h->classifier == VSPAN_CLASSIFIER_AUTO)
+        h->classifier = VSPAN_CLASSIFIER_U32;
+    g_strfreev(l->sinks[hook]);
+    l->sinks[hook] = g_strdupv((char **)sinks);
+    fake_log(f, "mirror-set %s %s %s", dev, vspan_hook_to_string(hook), list);
+    return TRUE;
+}
+
+static gboolean
+fake_mirror_del(VspanHost *h, const char *dev, VspanHook hook, GError **error)
+{
+    FakeHost *f = (FakeHost *)h;
+    FakeLink *l = fake_link(f, dev);
+
+    if (l && l->sinks[hook]) {
+        g_clear_pointer(&l->sinks[hook], g_strfreev);
+        fake_log(f, "mirror-del %s %s", dev, vspan_hook_to_string(hook));
+    }
+    return TRUE;
+}
+
+static gboolean
+fake_vf_write(FakeHost *f, const VspanOp *op, const char *what, GError **error)
+{
+    VspanVfSettings *vf = fake_vf_get(f, op->dev, op->vf);
+    char mac[18];
+
+    if (!vf) {
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_NOT_FOUND, "Cannot configure VF %u of '%s': no such PF; check the <pf dev> of the pool",
+                    op->vf, op->dev);
+        return FALSE;
+    }
+    g_strlcpy(mac, vf->mac, sizeof(mac));
+    *vf = op->vf_settings;
+    if (!*vf->mac)
+        g_strlcpy(vf->mac, mac, sizeof(vf->mac));     /* "" keeps the MAC */
+    fake_log(f, "%s %s/%u vlan=%u trust=%s spoofchk=%s", what, op->dev, op->vf, vf->vlan,
+             vspan_switch_to_string(vf->trust), vspan_switch_to_string(vf->spoofchk));
+    return TRUE;
+}
+
+static gboolean
+fake_vf_set(VspanHost *h, const VspanOp *op, GError **error)
+{
+    return fake_vf_write((FakeHost *)h, op, "vf-set", error);
+}
+
+static gboolean
+fake_vf_reset(VspanHost *h, const VspanOp *op, GError **error)
+{
+    return fake_vf_write((FakeHost *)h, op, "vf-reset", error);
+}
+
+static gboolean
+fake_link_up(VspanHost *h, const char *dev, GError **error)
+{
+    fake_log((FakeHost *)h, "link-up %s", dev);
+    return TRUE;
+}
+
+static gboolean
+fake_numvfs_set(VspanHost *h, const char *pf, guint n, GError **error)
+{
+    FakeHost *f = (FakeHost *)h;
+
+    g_hash_table_replace(f->numvfs, g_strdup(pf), GUINT_TO_POINTER(n + 1));
+    fake_log(f, "numvfs %s %u", pf, n);
+    return TRUE;
+}
+
+static void
+fake_free(VspanHost *h)
+{
+    FakeHost *f = (FakeHost *)h;
+
+    if (--f->refs > 0)
+        return;
+    vspan_host_finish(h);
+    g_hash_table_unref(f->links);
+    g_hash_table_unref(f->vfs);
+    g_hash_table_unref(f->numvfs);
+    g_string_free(f->log, TRUE);
+    g_free(f->fail_mirror_on);
+    g_free(f);
+}
+
+static const VspanHostClass fake_host_class = {
+    .ifindex = fake_ifindex,
+    .carrier = fake_carrier,
+    .copies = fake_copies,
+    .vf_lookup = fake_vf_lookup,
+    .numvfs = fake_numvfs,
+    .totalvfs = fake_totalvfs,
+    .vf_matches = fake_vf_matches,
+    .sink_ensure = fake_sink_ensure,
+    .qdisc_ensure = fake_qdisc_ensure,
+    .mirror_set = fake_mirror_set,
+    .mirror_del = fake_mirror_del,
+    .vf_set = fake_vf_set,
+    .vf_reset = fake_vf_reset,
+    .link_up = fake_link_up,
+    .numvfs_set = fake_numvfs_set,
+    .free = fake_free,
+};
+
+FakeHost *
+fake_host_new(void)
+{
+    FakeHost *f = g_new0(FakeHost, 1);
+
+    vspan_host_init(&f->parent, &fake_host_class);
+    f->links = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)fake_link_free);
+    f->vfs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    f->numvfs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    f->log = g_string_new(NULL);
+    f->next_ifindex = 10;
+    f->refs = 1;
+    return f;
+}
+
+VspanHost *
+fake_host_host(FakeHost *f)
+{
+    f->refs++;
+    return &f->parent;
+}
+
+void
+fake_host_free(FakeHost *f)
+{
+    fake_free(&f->parent);
+}
+
+void
+fake_host_add_link(FakeHost *f, const char *dev)
+{
+    FakeLink *l = g_new0(FakeLink, 1);
+
+    l->ifindex = f->next_ifindex++;
+    g_hash_table_replace(f->links, g_strdup(dev), l);
+}
+
+void
+fake_host_del_link(FakeHost *f, const char *dev)
+{
+    g_hash_table_remove(f->links, dev);
+}
+
+void
+fake_host_set_carrier(FakeHost *f, const char *dev, gboolean carrier)
+{
+    fake_link(f, dev)->carrier = carrier;
+}
+
+void
+fake_host_add_pf(FakeHost *f, const char *pf, guint numvfs)
+{
+    fake_host_add_link(f, pf);
+    g_hash_table_replace(f->numvfs, g_strdup(pf), GUINT_TO_POINTER(numvfs + 1));
+    for (guint i = 0; i < numvfs; i++) {
+        VspanVfSettings *s = g_new0(VspanVfSettings, 1);
+
+        vspan_vf_settings_init_default(s);
+        g_snprintf(s->mac, sizeof(s->mac), "02:00:00:00:00:%02x", i);
+        g_hash_table_replace(f->vfs, g_strdup_printf("%s/%u", pf, i), s);
+    }
+}
+
+VspanVfSettings *
+fake_host_vf(FakeHost *f, const char *pf, guint vf)
+{
+    return fake_vf_get(f, pf, vf);
+}
+
+char *
+fake_host_mirror(FakeHost *f, const char *dev, VspanHook hook)
+{
+    FakeLink *l = fake_link(f, dev);
+
+    return l && l->sinks[hook] ? g_strjoinv(",", l->sinks[hook]) : g_strdup("");
+}
+
+void
+fake_host_del_filter(FakeHost *f, const char *dev, VspanHook hook)
+{
+    g_clear_pointer(&fake_link(f, dev)->sinks[hook], g_strfreev);
+}
+
+void
+fake_host_fail_mirror_on(FakeHost *f, const char *dev)
+{
+    g_free(f->fail_mirror_on);
+    f->fail_mirror_on = g_strdup(dev);
+}
+
+void
+fake_host_count(FakeHost *f, const char *dev, VspanHook hook, guint64 n)
+{
+    fake_link(f, dev)->packets[hook] += n;
+}
+
+char *
+fake_host_take_log(FakeHost *f)
+{
+    char *s = g_strdup(f->log->str);
+
+    g_string_truncate(f->log, 0);
+    return s;
+}
