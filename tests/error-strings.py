@@ -33,7 +33,7 @@ CALLS = {
 }
 PROGRAM_PREFIX = re.compile(r"^(vspan|vspand|vspanctl): ")
 CONVERSION = re.compile(r"%[-+ #0']*(\*|[0-9]+)?(\.(\*|[0-9]+))?(hh|h|ll|l|z|j|t|L)?[diouxXeEfgGcsp]")
-PRODUCT_DIRS = ("xml", "agent", "hooks")
+PRODUCT_DIRS = ("core", "xml", "agent/host", "agent/plan", "agent/daemon", "agent/cli", "hooks")
 
 
 def string_end(text, i):

@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <string.h>
 
+#include "vspan-pools.h"
 #include "vspan-sysfs.h"
 
 static char *root;

@@ -3,7 +3,6 @@
 
 #include <glib.h>
 
-#include "vspan-config.h"
 #include "vspan-netlink.h"
 
 /* ifindex of @name, 0 when there is no such device. */
@@ -13,9 +12,3 @@ int vspan_link_ifindex(const char *name);
 gboolean vspan_link_kind(VspanNl *nl, int ifindex, char kind[16], GError **error);
 
 gboolean vspan_link_set_up(VspanNl *nl, int ifindex, const char *dev, GError **error);
-
-/* Make @sink of @appliance exist and be up; *ifindex is where mirrors point.
- * tap: a persistent tap vspan owns (TUNSETPERSIST), on no bridge.
- * vxlan: a vxlan device vspan owns.  netdev, interface: must exist. */
-gboolean vspan_sink_ensure(VspanNl *nl, const VspanAppliance *appliance, const char *dev,
-                           int *ifindex, GError **error);

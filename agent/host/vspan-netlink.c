@@ -98,12 +98,6 @@ vspan_nl_close(VspanNl *nl)
     g_free(nl);
 }
 
-struct nl_sock *
-vspan_nl_sock(VspanNl *nl)
-{
-    return nl->sk;
-}
-
 const char *
 vspan_nl_ext_ack(VspanNl *nl)
 {

@@ -9,6 +9,11 @@
  * agent observed, and writes down what must happen.  Nothing here touches
  * the kernel, the disk or libvirt, so every decision is testable without
  * root (tests/data/plan/).
+ *
+ * Why one file of ~850 lines: it is one decision -- which NICs are whose,
+ * which rule applies, what policy allows -- read top to bottom in the order
+ * the planner takes it, with the text and JSON printers of its result.
+ * Split, each rule would need the others' private state.
  */
 
 VSPAN_ENUM_IMPL(VspanOpType, op_type, VSPAN_OP_LAST,

@@ -6,6 +6,7 @@
 #include <libvirt/virterror.h>
 
 #include "vspan-libvirt.h"
+#include "vspan-pools.h"
 #include "vspan-sysfs.h"
 
 struct VspanLibvirt {
@@ -36,12 +37,6 @@ vspan_libvirt_init_events(void)
     virSetErrorFunc(NULL, vspan_libvirt_quiet);
     if (virEventRegisterDefaultImpl() < 0)
         g_warning("cannot register libvirt's event loop: %s", virGetLastErrorMessage());
-}
-
-gboolean
-vspan_libvirt_connected(VspanLibvirt *lv)
-{
-    return lv->conn != NULL;
 }
 
 /* ---- resync in a worker thread ----------------------------------------- */

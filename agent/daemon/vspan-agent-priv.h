@@ -2,11 +2,12 @@
 #pragma once
 
 /* The agent's insides, shared by its modules (vspan-agent.c: lifecycle and
- * the pipeline; vspan-leases.c; vspan-pools.c; vspan-report.c) and by
+ * the pipeline; vspan-observe.c; vspan-leases.c; vspan-report.c) and by
  * tests/test-agent.c.  Nothing else includes this. */
 
 #include "vspan-agent.h"
 #include "vspan-host.h"
+#include "vspan-pools.h"
 #include "vspan-state.h"
 
 struct VspanAgent {
@@ -36,13 +37,12 @@ void vspan_leases_drop(VspanState *state, VspanHost *host, const char *uuid, con
 /* Hand the leases to the planner. */
 void vspan_leases_observe(const VspanState *state, VspanObserved *obs);
 
-/* ---- pools (vspan-pools.c) ---------------------------------------------- */
+/* ---- observation (vspan-observe.c) ---------------------------------------- */
 
-/* PFs up, VFs enabled where none are. */
-void vspan_pools_ensure(const VspanConfig *config, VspanHost *host);
-/* Free VFs per pool, for the prepare check. */
-void vspan_pools_observe(const VspanConfig *config, VspanHost *host, const VspanState *state,
-                         VspanObserved *obs);
+/* The host as the planner needs it for @dom. */
+VspanObserved *vspan_agent_observe(VspanAgent *agent, const VspanDomain *dom);
+/* Drop the VF sets of @plan whose VF reads back right already. */
+void vspan_agent_drop_unchanged_vfs(VspanAgent *agent, VspanPlan *plan);
 
 /* ---- the sink device of an appliance now (NULL: none) ------------------- */
 const char *vspan_agent_sink_dev(VspanAgent *agent, const VspanAppliance *a);

@@ -6,6 +6,7 @@
 
 #include "vspan-host.h"
 #include "vspan-link.h"
+#include "vspan-sink.h"
 #include "vspan-sysfs.h"
 #include "vspan-tc.h"
 #include "vspan-vf.h"

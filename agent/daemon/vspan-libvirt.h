@@ -20,4 +20,3 @@ void vspan_libvirt_init_events(void);
 VspanLibvirt *vspan_libvirt_new(const char *uri, VspanAgent *agent);
 void vspan_libvirt_free(VspanLibvirt *lv);
 void vspan_libvirt_schedule_sync(VspanLibvirt *lv);
-gboolean vspan_libvirt_connected(VspanLibvirt *lv);

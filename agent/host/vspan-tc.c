@@ -20,10 +20,15 @@
 #include "vspan-tc.h"
 
 /*
+ * Why one file of ~650 lines: one object family of the kernel (the clsact
+ * or ingress qdisc, vspan's filters, their mirred actions), built and
+ * parsed by hand in both directions; the builder and the parser must stay
+ * each other's mirror image.
+ *
  * Filters are built and parsed with libnl's core (nlmsg/nla) rather than
  * rtnl_cls objects: libnl 3.7 cannot put cookies on actions, rejects u32
  * without a key, defaults mirred to TC_ACT_OK and reports ingress mirred
- * with a positive return (PLATFORM-NOTES pitfalls 1-3, 11).
+ * with a positive return (each reproduced with libnl 3.7.0).
  *
  * Every vspan filter matches all frames (matchall, or u32 with one 0/0
  * key) and carries one mirred "egress mirror" action per sink: all but the

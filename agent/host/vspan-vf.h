@@ -25,5 +25,5 @@ gboolean vspan_vf_set(VspanNl *nl, const char *pf, guint vf, const VspanVfSettin
  * when @want names one. */
 gboolean vspan_vf_settings_match(const VspanVfSettings *want, const VspanVfSettings *got);
 
-/* The PF's driver name from sysfs (@sysfs_root "" or "/" for the host). */
+/* The PF's driver name, from the PF's device link in sysfs. */
 char *vspan_vf_driver(const char *pf);

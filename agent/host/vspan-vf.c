@@ -21,13 +21,24 @@ typedef struct {
     VspanVfSettings *out;
 } VspanVfScan;
 
+/* What a VF attribute must hold before vspan reads it as its struct. */
+static struct nla_policy vspan_vf_policy[IFLA_VF_MAX + 1] = {
+    [IFLA_VF_MAC] = { .minlen = sizeof(struct ifla_vf_mac) },
+    [IFLA_VF_VLAN] = { .minlen = sizeof(struct ifla_vf_vlan) },
+    [IFLA_VF_VLAN_LIST] = { .type = NLA_NESTED },
+    [IFLA_VF_SPOOFCHK] = { .minlen = sizeof(struct ifla_vf_spoofchk) },
+    [IFLA_VF_TRUST] = { .minlen = sizeof(struct ifla_vf_trust) },
+    [IFLA_VF_LINK_STATE] = { .minlen = sizeof(struct ifla_vf_link_state) },
+    [IFLA_VF_RATE] = { .minlen = sizeof(struct ifla_vf_rate) },
+};
+
 static void
 vspan_vf_parse_info(struct nlattr *info, VspanVfScan *scan)
 {
     struct nlattr *tb[IFLA_VF_MAX + 1];
     const struct ifla_vf_mac *mac;
 
-    if (nla_parse_nested(tb, IFLA_VF_MAX, info, NULL) < 0 || !tb[IFLA_VF_MAC])
+    if (nla_parse_nested(tb, IFLA_VF_MAX, info, vspan_vf_policy) < 0 || !tb[IFLA_VF_MAC])
         return;
     mac = nla_data(tb[IFLA_VF_MAC]);
     if (mac->vf != scan->vf)
@@ -41,6 +52,8 @@ vspan_vf_parse_info(struct nlattr *info, VspanVfScan *scan)
         int rem;
         nla_for_each_nested(v, tb[IFLA_VF_VLAN_LIST], rem) {
             const struct ifla_vf_vlan_info *vi = nla_data(v);
+            if (nla_len(v) < (int)sizeof(*vi))
+                break;
             scan->out->vlan = vi->vlan;
             scan->out->qos = vi->qos;
             scan->out->proto = ntohs(vi->vlan_proto) == ETH_P_8021AD ? VSPAN_VLAN_PROTO_8021AD
@@ -163,14 +176,46 @@ vspan_vf_put(struct nl_msg *msg, guint vf, const VspanVfSettings *s)
     return TRUE;
 }
 
+/* The first field in which @got differs from @want, with both values as
+ * text for the message; NULL when @got is what @want sets. */
+static const char *
+vspan_vf_mismatch(const VspanVfSettings *want, const VspanVfSettings *got, char **want_s, char **got_s)
+{
+    if (*want->mac && !g_str_equal(want->mac, got->mac)) {
+        *want_s = g_strdup(want->mac);
+        *got_s = g_strdup(got->mac);
+        return "mac";
+    }
+    if (want->vlan != got->vlan || want->qos != got->qos || want->proto != got->proto) {
+        *want_s = g_strdup_printf("%u/%u/%s", want->vlan, want->qos, vspan_vlan_proto_to_string(want->proto));
+        *got_s = g_strdup_printf("%u/%u/%s", got->vlan, got->qos, vspan_vlan_proto_to_string(got->proto));
+        return "vlan/qos/proto";
+    }
+    if (want->spoofchk != got->spoofchk || want->trust != got->trust) {
+        gboolean sp = want->spoofchk != got->spoofchk;
+        *want_s = g_strdup(vspan_switch_to_string(sp ? want->spoofchk : want->trust));
+        *got_s = g_strdup(vspan_switch_to_string(sp ? got->spoofchk : got->trust));
+        return sp ? "spoofchk" : "trust";
+    }
+    if (want->link_state != got->link_state) {
+        *want_s = g_strdup(vspan_link_state_to_string(want->link_state));
+        *got_s = g_strdup(vspan_link_state_to_string(got->link_state));
+        return "link-state";
+    }
+    if (want->min_tx_rate != got->min_tx_rate || want->max_tx_rate != got->max_tx_rate) {
+        *want_s = g_strdup_printf("%u-%u", want->min_tx_rate, want->max_tx_rate);
+        *got_s = g_strdup_printf("%u-%u", got->min_tx_rate, got->max_tx_rate);
+        return "tx rate";
+    }
+    return NULL;
+}
+
 gboolean
 vspan_vf_settings_match(const VspanVfSettings *want, const VspanVfSettings *got)
 {
-    return (!*want->mac || g_str_equal(want->mac, got->mac)) &&
-           want->vlan == got->vlan && want->qos == got->qos && want->proto == got->proto &&
-           want->spoofchk == got->spoofchk && want->trust == got->trust &&
-           want->link_state == got->link_state &&
-           want->min_tx_rate == got->min_tx_rate && want->max_tx_rate == got->max_tx_rate;
+    g_autofree char *w = NULL, *g = NULL;
+
+    return vspan_vf_mismatch(want, got, &w, &g) == NULL;
 }
 
 gboolean
@@ -180,7 +225,8 @@ vspan_vf_set(VspanNl *nl, const char *pf, guint vf, const VspanVfSettings *s, GE
     int ifindex = vspan_link_ifindex(pf);
     struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = ifindex };
     g_autofree char *what = NULL;
-    g_autofree char *driver = NULL;
+    g_autofree char *driver = NULL, *want_s = NULL, *got_s = NULL;
+    const char *field;
     VspanVfSettings got;
     int r;
 
@@ -215,28 +261,12 @@ vspan_vf_set(VspanNl *nl, const char *pf, guint vf, const VspanVfSettings *s, GE
     /* read back: a driver may accept a field and ignore it */
     if (!vspan_vf_get(nl, ifindex, vf, &got, error))
         return FALSE;
-#define VSPAN_VF_CHECK(cond, field, want, have)                                                   \
-    if (!(cond)) {                                                                                \
-        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_VERIFY,                                       \
-                    "VF %u of '%s' (driver %s) reads back %s %s after vspan set %s; the driver does not support it: use a NIC that does or drop the setting", \
-                    vf, pf, driver, field, have, want);                                           \
-        return FALSE;                                                                             \
+    field = vspan_vf_mismatch(s, &got, &want_s, &got_s);
+    if (field) {
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_VERIFY,
+                    "VF %u of '%s' (driver %s) reads back %s %s after vspan set %s; the driver does not support it: use a NIC that does or drop the setting",
+                    vf, pf, driver, field, got_s, want_s);
+        return FALSE;
     }
-    VSPAN_VF_CHECK(!*s->mac || g_str_equal(got.mac, s->mac), "mac", s->mac, got.mac);
-    {
-        g_autofree char *want = g_strdup_printf("%u/%u/%s", s->vlan, s->qos, vspan_vlan_proto_to_string(s->proto));
-        g_autofree char *have = g_strdup_printf("%u/%u/%s", got.vlan, got.qos, vspan_vlan_proto_to_string(got.proto));
-        VSPAN_VF_CHECK(g_str_equal(want, have), "vlan/qos/proto", want, have);
-    }
-    VSPAN_VF_CHECK(got.spoofchk == s->spoofchk, "spoofchk", vspan_switch_to_string(s->spoofchk), vspan_switch_to_string(got.spoofchk));
-    VSPAN_VF_CHECK(got.trust == s->trust, "trust", vspan_switch_to_string(s->trust), vspan_switch_to_string(got.trust));
-    VSPAN_VF_CHECK(got.link_state == s->link_state, "link-state", vspan_link_state_to_string(s->link_state),
-                   vspan_link_state_to_string(got.link_state));
-    {
-        g_autofree char *want = g_strdup_printf("%u-%u", s->min_tx_rate, s->max_tx_rate);
-        g_autofree char *have = g_strdup_printf("%u-%u", got.min_tx_rate, got.max_tx_rate);
-        VSPAN_VF_CHECK(g_str_equal(want, have), "tx rate", want, have);
-    }
-#undef VSPAN_VF_CHECK
     return TRUE;
 }

@@ -3,9 +3,10 @@
 
 /* SR-IOV pools on the host: PFs brought up and VFs enabled at start-up and
  * reload; free VFs counted for the prepare check (kept off the start, stop
- * and repair paths: they are sysfs reads only prepare needs). */
+ * and repair paths: they are sysfs reads only prepare needs); each pool's
+ * libvirt hostdev network. */
 
-#include "vspan-agent-priv.h"
+#include "vspan-pools.h"
 
 /* Pool PFs: up (libvirt refuses to start a domain on a VF of a PF that is
  * down) and with their VFs enabled.  sriov_numvfs is written only while it
@@ -84,4 +85,50 @@ vspan_pools_observe(const VspanConfig *config, VspanHost *host, const VspanState
         if (known)
             vspan_observed_set_pool_free(obs, pool->name, MAX(total, 0));
     }
+}
+
+char *
+vspan_pool_network_xml(const VspanPool *pool, const char *root, char **why)
+{
+    g_autoptr(GString) xml = g_string_new(NULL);
+    guint n = 0;
+
+    g_string_append_printf(xml, "<network>\n  <name>%s</name>\n  <forward mode='hostdev' managed='yes'>\n",
+                           pool->network);
+    if (pool->pfs->len == 1) {
+        const VspanPoolPf *ppf = pool->pfs->pdata[0];
+        const VspanRange *r = &g_array_index(ppf->vfs, VspanRange, 0);
+        if (ppf->vfs->len == 1 && r->lo == 0 && r->hi == VSPAN_VF_MAX) {
+            g_string_append_printf(xml, "    <pf dev='%s'/>\n  </forward>\n</network>\n", ppf->dev);
+            return g_string_free(g_steal_pointer(&xml), FALSE);
+        }
+    }
+    /* a subset of VFs, or several PFs: list every VF by PCI address */
+    for (guint i = 0; i < pool->pfs->len; i++) {
+        const VspanPoolPf *ppf = pool->pfs->pdata[i];
+        for (guint r = 0; r < ppf->vfs->len; r++) {
+            const VspanRange *range = &g_array_index(ppf->vfs, VspanRange, r);
+            for (guint vf = range->lo; vf <= range->hi; vf++) {
+                g_autofree char *name = g_strdup_printf("virtfn%u", vf);
+                g_autofree char *link = g_build_filename(root, "sys/class/net", ppf->dev, "device", name, NULL);
+                g_autofree char *to = g_file_read_link(link, NULL);
+                g_autofree char *addr = to ? g_path_get_basename(to) : NULL;
+                VspanPciAddr pci;
+
+                if (!to)
+                    break;  /* VFs are numbered densely: no more on this PF */
+                if (!vspan_pci_addr_parse(addr, &pci))
+                    continue;
+                g_string_append_printf(xml, "    <address type='pci' domain='0x%04x' bus='0x%02x' slot='0x%02x' function='0x%x'/>\n",
+                                       pci.domain, pci.bus, pci.slot, pci.function);
+                n++;
+            }
+        }
+    }
+    if (n == 0) {
+        *why = g_strdup_printf("no VF of pool '%s' is enabled; enable VFs on its PFs", pool->name);
+        return NULL;
+    }
+    g_string_append(xml, "  </forward>\n</network>\n");
+    return g_string_free(g_steal_pointer(&xml), FALSE);
 }

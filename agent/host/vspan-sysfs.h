@@ -20,10 +20,3 @@ int vspan_sysfs_numvfs(const char *root, const char *pf);
 
 /* Write @value to the sysfs attribute @path. */
 gboolean vspan_sysfs_write(const char *path, const char *value, GError **error);
-
-#include "vspan-config.h"
-
-/* The libvirt <network> of @pool: <forward mode='hostdev'> with <pf dev>
- * when the pool uses one whole PF, else the VFs' PCI addresses read from
- * the PFs' virtfnN links.  NULL (and *why) when no VF can be listed. */
-char *vspan_pool_network_xml(const VspanPool *pool, const char *root, char **why);

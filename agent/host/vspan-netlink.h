@@ -17,7 +17,6 @@ VspanNl *vspan_nl_open(GError **error);
 void vspan_nl_close(VspanNl *nl);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VspanNl, vspan_nl_close)
 
-struct nl_sock *vspan_nl_sock(VspanNl *nl);
 
 /* Send @msg and wait for its ACK.  Returns 0 or a negative errno; the
  * kernel's extended-ACK text, if any, is in vspan_nl_ext_ack(). */

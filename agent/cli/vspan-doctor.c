@@ -22,6 +22,7 @@
 #include "vspan-exec.h"
 #include "vspan-json.h"
 #include "vspan-link.h"
+#include "vspan-sink.h"
 #include "vspan-proto.h"
 #include "vspan-sysfs.h"
 #include "vspan-tc.h"

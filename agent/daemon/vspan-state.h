@@ -5,7 +5,7 @@
 
 /*
  * What vspand must remember across restarts, in one keyfile written
- * atomically (write to a temporary file, fsync, rename):
+ * atomically (write to a temporary file, rename; see vspan_file_replace):
  *  - the live XML of every domain vspan manages (so the kernel can be
  *    repaired without asking libvirt),
  *  - the taps on which vspan itself added the clsact qdisc (only those may

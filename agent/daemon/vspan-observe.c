@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "vspand"
+
+/* What the planner gets to see of the host for one domain: vspan's filters
+ * on its taps, the appliances' current taps, its VFs by PCI address, the
+ * leases; and which planned VF sets can be skipped because the VF already
+ * reads back right. */
+
+#include "vspan-agent-priv.h"
+
+VspanObserved *
+vspan_agent_observe(VspanAgent *agent, const VspanDomain *dom)
+{
+    VspanHost *host = agent->host;
+    VspanObserved *obs = vspan_observed_new();
+    GHashTableIter it;
+    gpointer k, v;
+
+    obs->classifier = host->classifier;
+    for (guint i = 0; i < dom->ifaces->len; i++) {
+        const VspanIface *iface = dom->ifaces->pdata[i];
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GPtrArray) copies = NULL;
+
+        if (!iface->target || host->klass->ifindex(host, iface->target) <= 0)
+            continue;
+        copies = host->klass->copies(host, iface->target, &error);
+        if (!copies) {
+            g_debug("cannot read the filters of %s: %s", iface->target, error->message);
+            continue;
+        }
+        /* one mirror per hook, its sinks in action order */
+        for (VspanHook hook = 0; hook < VSPAN_HOOK_LAST; hook++) {
+            g_autoptr(GPtrArray) sinks = g_ptr_array_new();
+
+            for (guint c = 0; c < copies->len; c++) {
+                const VspanHostCopy *copy = copies->pdata[c];
+                if (copy->hook == hook)
+                    g_ptr_array_add(sinks, copy->sink);
+            }
+            if (sinks->len == 0)
+                continue;
+            g_ptr_array_add(sinks, NULL);
+            vspan_observed_add_mirror(obs, iface->target, hook, (const char *const *)sinks->pdata);
+        }
+    }
+    g_hash_table_iter_init(&it, agent->state->appliance_ports);
+    while (g_hash_table_iter_next(&it, &k, &v))
+        g_hash_table_replace(obs->appliance_ports, g_strdup(k), g_strdup(v));
+
+    /* SR-IOV: the domain's PCI devices resolved through the host */
+    obs->vf_map_known = TRUE;
+    for (guint i = 0; i < dom->ifaces->len + dom->hostdevs->len; i++) {
+        const VspanPciAddr *pci = NULL;
+        g_autofree char *pf = NULL;
+        guint vf;
+
+        if (i < dom->ifaces->len) {
+            const VspanIface *iface = dom->ifaces->pdata[i];
+            if (iface->has_pci)
+                pci = &iface->pci;
+        } else {
+            pci = &((const VspanHostdev *)dom->hostdevs->pdata[i - dom->ifaces->len])->pci;
+        }
+        if (pci && !vspan_observed_find_vf(obs, pci) && host->klass->vf_lookup(host, pci, &pf, &vf))
+            vspan_observed_add_vf(obs, pci, pf, vf);
+    }
+    vspan_leases_observe(agent->state, obs);
+    return obs;
+}
+
+/* A repair or reconnect sets again only the VFs that drifted: setting one
+ * makes the kernel announce the PF (RTM_NEWLINK), which schedules the next
+ * repair, so an unconditional set would repeat every 100 ms. */
+void
+vspan_agent_drop_unchanged_vfs(VspanAgent *agent, VspanPlan *plan)
+{
+    for (guint i = 0; i < plan->ops->len;) {
+        const VspanOp *op = plan->ops->pdata[i];
+
+        if (op->type == VSPAN_OP_VF_SET && agent->host->klass->vf_matches(agent->host, op)) {
+            g_ptr_array_remove_index(plan->ops, i);
+            continue;
+        }
+        i++;
+    }
+}

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "vspan-link"
+
+#include <errno.h>
+#include <net/if.h>
+#include <string.h>
+#include <linux/rtnetlink.h>
+
+#include <netlink/route/link.h>
+
+#include "vspan-error.h"
+#include "vspan-link.h"
+
+int
+vspan_link_ifindex(const char *name)
+{
+    return name ? (int)if_nametoindex(name) : 0;
+}
+
+typedef struct {
+    int ifindex;
+    char kind[16];
+    gboolean found;
+} VspanKindScan;
+
+static int
+vspan_link_kind_cb(struct nl_msg *msg, void *arg)
+{
+    VspanKindScan *scan = arg;
+    struct nlmsghdr *hdr = nlmsg_hdr(msg);
+    struct ifinfomsg *ifi = nlmsg_data(hdr);
+    struct nlattr *tb[IFLA_MAX + 1];
+
+    if (hdr->nlmsg_type != RTM_NEWLINK || ifi->ifi_index != scan->ifindex)
+        return NL_OK;
+    scan->found = TRUE;
+    if (nlmsg_parse(hdr, sizeof(*ifi), tb, IFLA_MAX, NULL) == 0 && tb[IFLA_LINKINFO]) {
+        struct nlattr *li[IFLA_INFO_MAX + 1];
+        if (nla_parse_nested(li, IFLA_INFO_MAX, tb[IFLA_LINKINFO], NULL) == 0 && li[IFLA_INFO_KIND])
+            g_strlcpy(scan->kind, nla_get_string(li[IFLA_INFO_KIND]), sizeof(scan->kind));
+    }
+    return NL_OK;
+}
+
+gboolean
+vspan_link_kind(VspanNl *nl, int ifindex, char kind[16], GError **error)
+{
+    g_autoptr(VspanNlMsg) msg = nlmsg_alloc_simple(RTM_GETLINK, 0);
+    struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = ifindex };
+    VspanKindScan scan = { .ifindex = ifindex };
+    int r;
+
+    nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO);
+    r = vspan_nl_get(nl, msg, vspan_link_kind_cb, &scan, "RTM_GETLINK");
+    if (r < 0 || !scan.found) {
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_NOT_FOUND,
+                    "Cannot read link ifindex %d: %s", ifindex, r < 0 ? g_strerror(-r) : "no answer");
+        return FALSE;
+    }
+    memcpy(kind, scan.kind, 16);
+    return TRUE;
+}
+
+gboolean
+vspan_link_set_up(VspanNl *nl, int ifindex, const char *dev, GError **error)
+{
+    g_autoptr(VspanNlMsg) msg = nlmsg_alloc_simple(RTM_NEWLINK, 0);
+    struct ifinfomsg ifi = {
+        .ifi_family = AF_UNSPEC,
+        .ifi_index = ifindex,
+        .ifi_flags = IFF_UP,
+        .ifi_change = IFF_UP,
+    };
+    g_autofree char *what = g_strdup_printf("RTM_NEWLINK dev %s up", dev);
+    int r;
+
+    nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO);
+    r = vspan_nl_request(nl, msg, what);
+    if (r < 0) {
+        vspan_nl_set_error(nl, error, r, "Cannot set '%s' up", dev);
+        return FALSE;
+    }
+    return TRUE;
+}
