@@ -303,7 +303,8 @@ vspan_agent_run(VspanAgent *agent, VspanPhase phase, const VspanDomain *dom, con
     if (phase == VSPAN_PHASE_PREPARE)
         vspan_pools_observe(agent->config, agent->host, agent->state, obs);
     plan = vspan_plan_build(phase, dom, agent->config, obs);
-    for (guint i = 0; i < plan->warnings->len; i++)
+    /* a domain that is gone needs no advice */
+    for (guint i = 0; !policy->forgets && i < plan->warnings->len; i++)
         g_message("%s", (char *)plan->warnings->pdata[i]);
     if (vspan_plan_refuses(plan)) {
         g_set_error_literal(error, VSPAN_ERROR, VSPAN_ERROR_REFUSED, plan->errors->pdata[0]);
@@ -488,45 +489,4 @@ vspan_agent_repair(VspanAgent *agent)
             g_message("repair of domain '%s': %s", dom->name, error->message);
     }
     vspan_agent_save(agent);
-}
-
-/* ---- what the netlink watch should wake up for -------------------------- */
-
-static void
-vspan_agent_build_watched(VspanAgent *agent)
-{
-    GHashTable *w = g_hash_table_new(g_str_hash, g_str_equal);
-    GHashTableIter it;
-    gpointer v;
-
-    /* names borrowed from the records, the config and the state, all of
-     * which drop this set when they change */
-    g_hash_table_iter_init(&it, agent->records);
-    while (g_hash_table_iter_next(&it, NULL, &v)) {
-        const VspanDomain *dom = v;
-        for (guint i = 0; i < dom->ifaces->len; i++) {
-            const VspanIface *iface = dom->ifaces->pdata[i];
-            if (iface->target)
-                g_hash_table_add(w, iface->target);
-        }
-    }
-    for (guint i = 0; i < agent->config->appliances->len; i++) {
-        const char *dev = vspan_agent_sink_dev(agent, agent->config->appliances->pdata[i]);
-        if (dev)
-            g_hash_table_add(w, (char *)dev);
-    }
-    for (guint i = 0; i < agent->config->pools->len; i++) {
-        const VspanPool *pool = agent->config->pools->pdata[i];
-        for (guint j = 0; j < pool->pfs->len; j++)
-            g_hash_table_add(w, ((VspanPoolPf *)pool->pfs->pdata[j])->dev);
-    }
-    agent->watched = w;
-}
-
-gboolean
-vspan_agent_watches(VspanAgent *agent, const char *dev)
-{
-    if (!agent->watched)
-        vspan_agent_build_watched(agent);
-    return dev && g_hash_table_contains(agent->watched, dev);
 }

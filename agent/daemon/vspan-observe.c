@@ -3,8 +3,8 @@
 
 /* What the planner gets to see of the host for one domain: vspan's filters
  * on its taps, the appliances' current taps, its VFs by PCI address, the
- * leases; and which planned VF sets can be skipped because the VF already
- * reads back right. */
+ * leases; which planned VF sets can be skipped because the VF already
+ * reads back right; and which devices' netlink events concern vspan. */
 
 #include "vspan-agent-priv.h"
 
@@ -84,4 +84,45 @@ vspan_agent_drop_unchanged_vfs(VspanAgent *agent, VspanPlan *plan)
         }
         i++;
     }
+}
+
+/* ---- what the netlink watch should wake up for -------------------------- */
+
+static void
+vspan_agent_build_watched(VspanAgent *agent)
+{
+    GHashTable *w = g_hash_table_new(g_str_hash, g_str_equal);
+    GHashTableIter it;
+    gpointer v;
+
+    /* names borrowed from the records, the config and the state, all of
+     * which drop this set when they change */
+    g_hash_table_iter_init(&it, agent->records);
+    while (g_hash_table_iter_next(&it, NULL, &v)) {
+        const VspanDomain *dom = v;
+        for (guint i = 0; i < dom->ifaces->len; i++) {
+            const VspanIface *iface = dom->ifaces->pdata[i];
+            if (iface->target)
+                g_hash_table_add(w, iface->target);
+        }
+    }
+    for (guint i = 0; i < agent->config->appliances->len; i++) {
+        const char *dev = vspan_agent_sink_dev(agent, agent->config->appliances->pdata[i]);
+        if (dev)
+            g_hash_table_add(w, (char *)dev);
+    }
+    for (guint i = 0; i < agent->config->pools->len; i++) {
+        const VspanPool *pool = agent->config->pools->pdata[i];
+        for (guint j = 0; j < pool->pfs->len; j++)
+            g_hash_table_add(w, ((VspanPoolPf *)pool->pfs->pdata[j])->dev);
+    }
+    agent->watched = w;
+}
+
+gboolean
+vspan_agent_watches(VspanAgent *agent, const char *dev)
+{
+    if (!agent->watched)
+        vspan_agent_build_watched(agent);
+    return dev && g_hash_table_contains(agent->watched, dev);
 }
