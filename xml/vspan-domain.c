@@ -54,7 +54,7 @@ vspan_vf_req_free(VspanVfReq *v)
 void
 vspan_domain_free(VspanDomain *dom)
 {
-    if (!dom)
+    if (!dom || !g_ref_count_dec(&dom->ref))
         return;
     g_free(dom->name);
     g_free(dom->uuid);
@@ -65,6 +65,13 @@ vspan_domain_free(VspanDomain *dom)
     g_clear_pointer(&dom->by_mac, g_hash_table_unref);
     g_clear_pointer(&dom->by_alias, g_hash_table_unref);
     g_free(dom);
+}
+
+VspanDomain *
+vspan_domain_ref(VspanDomain *dom)
+{
+    g_ref_count_inc(&dom->ref);
+    return dom;
 }
 
 static const xmlNode *
@@ -361,6 +368,7 @@ vspan_domain_parse(const char *buf, gsize len, const char *name, GError **error)
     g_autoptr(xmlDoc) doc = NULL;
     const xmlNode *root, *devices, *metadata;
 
+    g_ref_count_init(&dom->ref);
     dom->ifaces = g_ptr_array_new_with_free_func((GDestroyNotify)vspan_iface_free);
     dom->hostdevs = g_ptr_array_new_with_free_func((GDestroyNotify)vspan_hostdev_free);
     dom->mirrors = g_ptr_array_new_with_free_func((GDestroyNotify)vspan_mirror_req_free);

@@ -66,6 +66,7 @@ typedef struct {
 } VspanVfReq;
 
 typedef struct {
+    grefcount ref;
     char *name;
     char *uuid;             /* "" when absent (offline XML) */
     GPtrArray *ifaces;      /* of VspanIface, document order */
@@ -78,6 +79,9 @@ typedef struct {
 } VspanDomain;
 
 VspanDomain *vspan_domain_parse(const char *buf, gsize len, const char *name, GError **error);
+/* A parsed domain is immutable and shared (the agent keeps the one a hook
+ * parsed as its record): free drops one reference. */
+VspanDomain *vspan_domain_ref(VspanDomain *dom);
 void vspan_domain_free(VspanDomain *dom);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VspanDomain, vspan_domain_free)
 

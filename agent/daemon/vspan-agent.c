@@ -162,16 +162,13 @@ vspan_agent_save(VspanAgent *agent)
 /* Keep @dom (its XML for a restart, its parsed form for everything else)
  * when it needs vspan, forget it otherwise. */
 static void
-vspan_agent_record(VspanAgent *agent, const VspanDomain *dom, const char *xml, const VspanPlan *plan)
+vspan_agent_record(VspanAgent *agent, VspanDomain *dom, const char *xml, const VspanPlan *plan)
 {
     if (!*dom->uuid)
         return;
     if (plan->needs_agent) {
-        VspanDomain *copy = vspan_domain_parse(xml, strlen(xml), "state", NULL);
-
         g_hash_table_replace(agent->state->domains, g_strdup(dom->uuid), g_strdup(xml));
-        if (copy)
-            g_hash_table_replace(agent->records, g_strdup(dom->uuid), copy);
+        g_hash_table_replace(agent->records, g_strdup(dom->uuid), vspan_domain_ref(dom));
     } else {
         g_hash_table_remove(agent->state->domains, dom->uuid);
         g_hash_table_remove(agent->records, dom->uuid);
@@ -292,7 +289,7 @@ vspan_agent_forget(VspanAgent *agent, const char *uuid)
  * refused or a kernel change failed.
  */
 static VspanPlan *
-vspan_agent_run(VspanAgent *agent, VspanPhase phase, const VspanDomain *dom, const char *xml,
+vspan_agent_run(VspanAgent *agent, VspanPhase phase, VspanDomain *dom, const char *xml,
                 gboolean save_first, const char *why, GError **error)
 {
     const VspanPhasePolicy *policy = vspan_phase_policy(phase);
@@ -471,7 +468,7 @@ vspan_agent_repair(VspanAgent *agent)
     while (g_hash_table_iter_next(&it, NULL, &v))
         g_ptr_array_add(doms, v);
     for (guint i = 0; i < doms->len; i++) {
-        const VspanDomain *dom = doms->pdata[i];
+        VspanDomain *dom = doms->pdata[i];
         g_autoptr(GError) error = NULL;
         g_autoptr(VspanPlan) plan = NULL;
         gboolean stopping = FALSE;

@@ -286,8 +286,17 @@ static gboolean
 vspand_on_monitor(int fd, GIOCondition cond, gpointer data)
 {
     Vspand *d = data;
+    int r;
 
-    nl_recvmsgs_default(d->monitor);
+    /* everything queued, in one wakeup: a burst of foreign link events
+     * (a host starting containers) costs one dispatch, not one each */
+    while ((r = nl_recvmsgs_default(d->monitor)) >= 0)
+        ;
+    /* the socket overflowed: events were lost, so look at everything */
+    if (r == -NLE_NOMEM && !d->repair_timer) {
+        g_message("rtnetlink events were lost (receive buffer full); checking every mirror");
+        d->repair_timer = g_timeout_add(100, vspand_repair_timeout, d);
+    }
     return G_SOURCE_CONTINUE;
 }
 
@@ -304,6 +313,10 @@ vspand_monitor_open(Vspand *d, GError **error)
     }
     nl_socket_set_nonblocking(d->monitor);
     nl_socket_set_buffer_size(d->monitor, 4 << 20, 0);
+    /* one recvmsg per event, not a peek first: 64 KiB holds any link or
+     * tc notification */
+    nl_socket_disable_msg_peek(d->monitor);
+    nl_socket_set_msg_buf_size(d->monitor, 65536);
     g_unix_fd_add(nl_socket_get_fd(d->monitor), G_IO_IN, vspand_on_monitor, d);
     return TRUE;
 }

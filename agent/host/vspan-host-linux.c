@@ -1,8 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #define G_LOG_DOMAIN "vspan-host"
 
+#include <errno.h>
 #include <net/if.h>
+#include <string.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "vspan-host.h"
 #include "vspan-link.h"
@@ -16,6 +21,10 @@
 typedef struct {
     VspanHost parent;
     VspanNl *nl;
+    /* for name <-> ifindex: one ioctl each, where if_nametoindex() opens
+     * and closes a socket every time (status reads every tap); created
+     * with the host, so it lives in the host's network namespace */
+    int ioctl_fd;
 } VspanLinuxHost;
 
 static int
@@ -134,7 +143,23 @@ vspan_linux_vf_matches(VspanHost *b, const VspanOp *op)
 static int
 vspan_linux_ifindex(VspanHost *b, const char *dev)
 {
-    return vspan_link_ifindex(dev);
+    struct ifreq ifr = { 0 };
+
+    if (!dev || strlen(dev) >= IFNAMSIZ)
+        return 0;
+    strcpy(ifr.ifr_name, dev);
+    return ioctl(((VspanLinuxHost *)b)->ioctl_fd, SIOCGIFINDEX, &ifr) < 0 ? 0 : ifr.ifr_ifindex;
+}
+
+/* @name of @ifindex, "" when it is gone */
+static void
+vspan_linux_ifname(VspanLinuxHost *self, int ifindex, char name[IFNAMSIZ])
+{
+    struct ifreq ifr = { .ifr_ifindex = ifindex };
+
+    name[0] = '\0';
+    if (ioctl(self->ioctl_fd, SIOCGIFNAME, &ifr) == 0)
+        g_strlcpy(name, ifr.ifr_name, IFNAMSIZ);
 }
 
 static gboolean
@@ -154,7 +179,7 @@ vspan_linux_copies(VspanHost *b, const char *dev, GError **error)
     g_autoptr(GPtrArray) filters = NULL;
     GPtrArray *out;
     VspanTcAttach at;
-    int ifindex = vspan_link_ifindex(dev);
+    int ifindex = vspan_linux_ifindex(b, dev);
 
     if (ifindex <= 0)
         return g_ptr_array_new_with_free_func((GDestroyNotify)vspan_host_copy_free);
@@ -168,11 +193,12 @@ vspan_linux_copies(VspanHost *b, const char *dev, GError **error)
         for (guint j = 0; f->ours && j < f->actions->len; j++) {
             const VspanTcAction *a = &g_array_index(f->actions, VspanTcAction, j);
             VspanHostCopy *c = g_new0(VspanHostCopy, 1);
-            char name[IF_NAMESIZE] = "";
+            char name[IFNAMSIZ];
 
             c->hook = f->hook;
             /* a sink that vanished shows as "" and makes the plan re-point */
-            c->sink = g_strdup(if_indextoname(a->ifindex, name) ? name : "");
+            vspan_linux_ifname(self, a->ifindex, name);
+            c->sink = g_strdup(name);
             c->packets = a->packets;
             c->bytes = a->bytes;
             c->drops = a->drops;
@@ -222,6 +248,7 @@ static void
 vspan_linux_free(VspanHost *b)
 {
     vspan_nl_close(((VspanLinuxHost *)b)->nl);
+    close(((VspanLinuxHost *)b)->ioctl_fd);
     vspan_host_finish(b);
     g_free(b);
 }
@@ -257,6 +284,14 @@ vspan_linux_host_new(GError **error)
     self = g_new0(VspanLinuxHost, 1);
     vspan_host_init(&self->parent, &vspan_linux_host_class);
     self->nl = nl;
+    self->ioctl_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (self->ioctl_fd < 0) {
+        int saved = errno;
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_KERNEL, "Cannot open a socket for interface lookups: %s",
+                    g_strerror(saved));
+        vspan_host_free(&self->parent);
+        return NULL;
+    }
     return &self->parent;
 }
 
