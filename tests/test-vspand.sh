@@ -57,6 +57,27 @@ ip link set at0 up
 xml="<domain><name>web</name><uuid>6f1c1c9e-2c1a-4c55-9d1e-0a3c1d2e3f41</uuid><metadata><vspan:domain xmlns:vspan='urn:vspan:domain:1'><vspan:mirror appliance='ids'/></vspan:domain></metadata><devices><interface type='bridge'><mac address='52:54:00:00:00:01'/><source bridge='br0'/><target dev='at0'/></interface></devices></domain>"
 printf '%s' "$xml" | "$BUILD/hooks/vspan-hook" web start begin -
 check "the start hook mirrored at0" sh -c "tc filter show dev at0 ingress | grep -q 'Mirror to device vspan-at0'"
+
+# the netlink watch: links vspan does not manage cost no repair run; a
+# filter deleted behind vspan's back on a managed tap is back within 1 s
+# (tc is the witness; status counts one repair run and one filter restored)
+agent_n() { "$CTL" status --json | sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"; }
+c0=$(agent_n checks) r0=$(agent_n repairs)
+for i in $(seq 20); do ip link add "xa$i" type veth peer name "xb$i"; ip link set "xa$i" up; ip link del "xa$i"; done
+sleep 0.5
+check "20 add/up/delete cycles of unrelated veths: no repair run ($c0 before, $(agent_n checks) after)" \
+    test "$(agent_n checks)" = "$c0"
+tc filter del dev at0 ingress pref 48896
+gone=$(tc filter show dev at0 ingress | grep -c 'Mirror to device' || true)
+back=no
+for _ in $(seq 20); do
+    tc filter show dev at0 ingress | grep -q 'Mirror to device vspan-at0' && { back=yes; break; }
+    sleep 0.05
+done
+check "a filter deleted behind vspan's back ($gone left after the delete) is back within 1 s: $back" test "$back-$gone" = yes-0
+sleep 0.3
+check "status counts one repair run and one filter restored (checks $c0 -> $(agent_n checks), repairs $r0 -> $(agent_n repairs))" \
+    test "$(agent_n checks)-$(agent_n repairs)" = "$((c0 + 1))-$((r0 + 1))"
 before=$(tc filter show dev at0 ingress; tc filter show dev at0 egress)
 
 # metrics: valid Prometheus text exposition, and the same numbers as status

@@ -20,8 +20,11 @@ struct VspanAgent {
     GHashTable *starting;           /* uuids between prepare and started */
     /* device names whose link and tc events concern vspan; NULL: rebuild */
     GHashTable *watched;
-    guint repair_idle;
-    guint64 repairs;
+    guint repair_source;            /* the pending scheduled repair */
+    VspanAgentFunc repaired;        /* told after each scheduled repair */
+    gpointer repaired_data;
+    guint64 repairs;                /* filters restored */
+    guint64 checks;                 /* repair runs: kernel compared with the records */
     guint64 reconnects;
 };
 

@@ -66,8 +66,7 @@ vspan_agent_free(VspanAgent *agent)
 {
     if (!agent)
         return;
-    if (agent->repair_idle)
-        g_source_remove(agent->repair_idle);
+    g_clear_handle_id(&agent->repair_source, g_source_remove);
     g_free(agent->config_path);
     vspan_config_free(agent->config);
     vspan_host_free(agent->host);
@@ -208,22 +207,32 @@ vspan_agent_log_op(const VspanPlan *plan, const VspanDomain *dom, const VspanOp 
 /* ---- appliances, repairs ---------------------------------------------------- */
 
 static gboolean
-vspan_agent_repair_idle(gpointer data)
+vspan_agent_repair_due(gpointer data)
 {
     VspanAgent *agent = data;
 
-    agent->repair_idle = 0;
+    agent->repair_source = 0;
     vspan_agent_repair(agent);
+    if (agent->repaired)
+        agent->repaired(agent->repaired_data);
     return G_SOURCE_REMOVE;
 }
 
-/* The one place a repair is scheduled from inside the agent (an appliance
- * moved); vspand's netlink watch calls vspan_agent_repair() itself. */
-static void
-vspan_agent_schedule_repair(VspanAgent *agent)
+/* The one repair scheduler: an appliance that moved (at once) and the
+ * netlink watch (100 ms, coalescing bursts, including those vspan causes
+ * itself) both come here; while one is pending, more requests join it. */
+void
+vspan_agent_schedule_repair(VspanAgent *agent, guint delay_ms)
 {
-    if (!agent->repair_idle)
-        agent->repair_idle = g_idle_add(vspan_agent_repair_idle, agent);
+    if (!agent->repair_source)
+        agent->repair_source = g_timeout_add(delay_ms, vspan_agent_repair_due, agent);
+}
+
+void
+vspan_agent_on_repaired(VspanAgent *agent, VspanAgentFunc func, gpointer data)
+{
+    agent->repaired = func;
+    agent->repaired_data = data;
 }
 
 /* Follow the taps of appliances with an interface sink.  Returns TRUE
@@ -269,7 +278,7 @@ vspan_agent_forget(VspanAgent *agent, const char *uuid)
             g_hash_table_remove(agent->host->created_clsact, iface->target);
     }
     if (old && vspan_agent_update_appliance_ports(agent, old, FALSE))
-        vspan_agent_schedule_repair(agent);
+        vspan_agent_schedule_repair(agent, 0);
     g_hash_table_remove(agent->state->domains, uuid);
     g_hash_table_remove(agent->records, uuid);
     g_clear_pointer(&agent->watched, g_hash_table_unref);
@@ -344,7 +353,7 @@ vspan_agent_run(VspanAgent *agent, VspanPhase phase, VspanDomain *dom, const cha
     }
     if (policy->forgets || applied) {
         if (vspan_agent_update_appliance_ports(agent, dom, !policy->forgets))
-            vspan_agent_schedule_repair(agent);
+            vspan_agent_schedule_repair(agent, 0);
     }
     if (!applied)
         return NULL;
@@ -463,6 +472,7 @@ vspan_agent_repair(VspanAgent *agent)
     GHashTableIter it;
     gpointer v;
 
+    agent->checks++;
     /* borrowed: a repair records nothing, so the records stay put */
     g_hash_table_iter_init(&it, agent->records);
     while (g_hash_table_iter_next(&it, NULL, &v))

@@ -34,6 +34,13 @@ void vspan_agent_sync(VspanAgent *agent, GPtrArray *xmls);
  * (filters deleted behind vspan's back, a sink that vanished). */
 void vspan_agent_repair(VspanAgent *agent);
 
+/* Repair in @delay_ms (main loop); requests while one is pending join it. */
+void vspan_agent_schedule_repair(VspanAgent *agent, guint delay_ms);
+
+typedef void (*VspanAgentFunc)(gpointer data);
+/* @func runs after each scheduled repair (vspand rewrites its textfile). */
+void vspan_agent_on_repaired(VspanAgent *agent, VspanAgentFunc func, gpointer data);
+
 gboolean vspan_agent_reload_config(VspanAgent *agent, GError **error);
 
 /* Create every tap and vxlan sink of the config (start-up, reload). */

@@ -228,6 +228,7 @@ vspan_agent_status(VspanAgent *agent, char **text_out)
     vspan_json_string(&j, "classifier", cls);
     vspan_json_uint(&j, "domains", ndomains);
     vspan_json_uint(&j, "repairs", agent->repairs);
+    vspan_json_uint(&j, "checks", agent->checks);
     vspan_json_uint(&j, "reconnects", agent->reconnects);
     vspan_json_end_object(&j);
     vspan_json_end_object(&j);

@@ -37,7 +37,6 @@ typedef struct {
     VspanLibvirt *libvirt;
     int listen_fd;
     struct nl_sock *monitor;
-    guint repair_timer;
     guint textfile_timer;
     guint textfile_soon;
     gboolean textfile_failing;
@@ -228,16 +227,6 @@ vspand_listen(const char *path, GError **error)
 
 /* ---- rtnetlink watch ---------------------------------------------------- */
 
-static gboolean
-vspand_repair_timeout(gpointer data)
-{
-    Vspand *d = data;
-
-    d->repair_timer = 0;
-    vspan_agent_repair(d->agent);
-    vspand_textfile_schedule(d);
-    return G_SOURCE_REMOVE;
-}
 
 /* The device an rtnetlink event is about: the name a link message
  * carries, or the name of a tc message's ifindex (NULL when gone). */
@@ -277,8 +266,8 @@ vspand_monitor_cb(struct nl_msg *msg, void *data)
     /* a filter, qdisc or link of vspan's went away or changed: check
      * vspan's within 100 ms (coalescing bursts, including those vspan
      * itself causes); other devices' churn costs one lookup */
-    if (dev && !d->repair_timer && vspan_agent_watches(d->agent, dev))
-        d->repair_timer = g_timeout_add(100, vspand_repair_timeout, d);
+    if (dev && vspan_agent_watches(d->agent, dev))
+        vspan_agent_schedule_repair(d->agent, 100);
     return NL_OK;
 }
 
@@ -293,9 +282,9 @@ vspand_on_monitor(int fd, GIOCondition cond, gpointer data)
     while ((r = nl_recvmsgs_default(d->monitor)) >= 0)
         ;
     /* the socket overflowed: events were lost, so look at everything */
-    if (r == -NLE_NOMEM && !d->repair_timer) {
+    if (r == -NLE_NOMEM) {
         g_message("rtnetlink events were lost (receive buffer full); checking every mirror");
-        d->repair_timer = g_timeout_add(100, vspand_repair_timeout, d);
+        vspan_agent_schedule_repair(d->agent, 100);
     }
     return G_SOURCE_CONTINUE;
 }
@@ -407,6 +396,7 @@ main(int argc, char **argv)
         fprintf(stderr, "vspand: %s\n", error->message);
         return 1;
     }
+    vspan_agent_on_repaired(d.agent, (VspanAgentFunc)vspand_textfile_schedule, &d);
     d.listen_fd = vspand_listen(socket_path, &error);
     if (d.listen_fd < 0 || !vspand_monitor_open(&d, &error)) {
         fprintf(stderr, "vspand: %s\n", error->message);
