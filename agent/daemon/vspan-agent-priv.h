@@ -20,6 +20,8 @@ struct VspanAgent {
     GHashTable *starting;           /* uuids between prepare and started */
     /* device names whose link and tc events concern vspan; NULL: rebuild */
     GHashTable *watched;
+    VspanAgentFunc watch_changed;   /* told when the watched set changes */
+    gpointer watch_changed_data;
     guint repair_source;            /* the pending scheduled repair */
     VspanAgentFunc repaired;        /* told after each scheduled repair */
     gpointer repaired_data;
@@ -46,6 +48,9 @@ void vspan_leases_observe(const VspanState *state, VspanObserved *obs);
 VspanObserved *vspan_agent_observe(VspanAgent *agent, const VspanDomain *dom);
 /* Drop the VF sets of @plan whose VF reads back right already. */
 void vspan_agent_drop_unchanged_vfs(VspanAgent *agent, VspanPlan *plan);
+
+/* The watched set is stale: drop it and tell vspand. */
+void vspan_agent_watch_changed(VspanAgent *agent);
 
 /* ---- the sink device of an appliance now (NULL: none) ------------------- */
 const char *vspan_agent_sink_dev(VspanAgent *agent, const VspanAppliance *a);

@@ -127,7 +127,7 @@ vspan_agent_reload_config(VspanAgent *agent, GError **error)
         return FALSE;   /* keep running on the old one */
     vspan_config_free(agent->config);
     agent->config = config;
-    g_clear_pointer(&agent->watched, g_hash_table_unref);
+    vspan_agent_watch_changed(agent);
     g_message("reloaded %s", agent->config_path);
     vspan_agent_ensure_sinks(agent);
     vspan_agent_ensure_pools(agent);
@@ -172,7 +172,7 @@ vspan_agent_record(VspanAgent *agent, VspanDomain *dom, const char *xml, const V
         g_hash_table_remove(agent->state->domains, dom->uuid);
         g_hash_table_remove(agent->records, dom->uuid);
     }
-    g_clear_pointer(&agent->watched, g_hash_table_unref);
+    vspan_agent_watch_changed(agent);
 }
 
 /* One info line per applied op, with the journal fields of what it touched. */
@@ -235,6 +235,13 @@ vspan_agent_on_repaired(VspanAgent *agent, VspanAgentFunc func, gpointer data)
     agent->repaired_data = data;
 }
 
+void
+vspan_agent_on_watch_changed(VspanAgent *agent, VspanAgentFunc func, gpointer data)
+{
+    agent->watch_changed = func;
+    agent->watch_changed_data = data;
+}
+
 /* Follow the taps of appliances with an interface sink.  Returns TRUE
  * when one moved (the monitored domains must be re-pointed). */
 static gboolean
@@ -260,7 +267,7 @@ vspan_agent_update_appliance_ports(VspanAgent *agent, const VspanDomain *dom, gb
             g_hash_table_replace(agent->state->appliance_ports, g_strdup(a->name), g_strdup(tap));
         else
             g_hash_table_remove(agent->state->appliance_ports, a->name);
-        g_clear_pointer(&agent->watched, g_hash_table_unref);
+        vspan_agent_watch_changed(agent);
         changed = TRUE;
     }
     return changed;
@@ -281,7 +288,7 @@ vspan_agent_forget(VspanAgent *agent, const char *uuid)
         vspan_agent_schedule_repair(agent, 0);
     g_hash_table_remove(agent->state->domains, uuid);
     g_hash_table_remove(agent->records, uuid);
-    g_clear_pointer(&agent->watched, g_hash_table_unref);
+    vspan_agent_watch_changed(agent);
 }
 
 /* ---- the pipeline ------------------------------------------------------------ */

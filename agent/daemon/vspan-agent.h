@@ -40,6 +40,8 @@ void vspan_agent_schedule_repair(VspanAgent *agent, guint delay_ms);
 typedef void (*VspanAgentFunc)(gpointer data);
 /* @func runs after each scheduled repair (vspand rewrites its textfile). */
 void vspan_agent_on_repaired(VspanAgent *agent, VspanAgentFunc func, gpointer data);
+/* @func runs when the set of watched devices changes. */
+void vspan_agent_on_watch_changed(VspanAgent *agent, VspanAgentFunc func, gpointer data);
 
 gboolean vspan_agent_reload_config(VspanAgent *agent, GError **error);
 
@@ -62,3 +64,7 @@ const VspanConfig *vspan_agent_config(VspanAgent *agent);
 /* Whether link or tc events on @dev concern vspan: a tap of a managed
  * domain, an appliance's sink, a pool PF.  Other devices' churn is ignored. */
 gboolean vspan_agent_watches(VspanAgent *agent, const char *dev);
+
+/* The ifindexes of the watched devices that exist now; *all_exist is FALSE
+ * when one does not (yet): its appearance can only be told by its name. */
+GArray *vspan_agent_watched_ifindexes(VspanAgent *agent, gboolean *all_exist);

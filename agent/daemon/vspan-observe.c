@@ -126,3 +126,33 @@ vspan_agent_watches(VspanAgent *agent, const char *dev)
         vspan_agent_build_watched(agent);
     return dev && g_hash_table_contains(agent->watched, dev);
 }
+
+void
+vspan_agent_watch_changed(VspanAgent *agent)
+{
+    g_clear_pointer(&agent->watched, g_hash_table_unref);
+    if (agent->watch_changed)
+        agent->watch_changed(agent->watch_changed_data);
+}
+
+GArray *
+vspan_agent_watched_ifindexes(VspanAgent *agent, gboolean *all_exist)
+{
+    GArray *out = g_array_new(FALSE, FALSE, sizeof(int));
+    GHashTableIter it;
+    gpointer dev;
+
+    if (!agent->watched)
+        vspan_agent_build_watched(agent);
+    *all_exist = TRUE;
+    g_hash_table_iter_init(&it, agent->watched);
+    while (g_hash_table_iter_next(&it, &dev, NULL)) {
+        int ifindex = agent->host->klass->ifindex(agent->host, dev);
+
+        if (ifindex > 0)
+            g_array_append_val(out, ifindex);
+        else
+            *all_exist = FALSE;
+    }
+    return out;
+}

@@ -16,7 +16,9 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 #include <net/if.h>
+#include <linux/filter.h>
 #include <linux/rtnetlink.h>
 
 #include <glib-unix.h>
@@ -37,6 +39,7 @@ typedef struct {
     VspanLibvirt *libvirt;
     int listen_fd;
     struct nl_sock *monitor;
+    guint refilter;
     guint textfile_timer;
     guint textfile_soon;
     gboolean textfile_failing;
@@ -289,6 +292,87 @@ vspand_on_monitor(int fd, GIOCondition cond, gpointer data)
     return G_SOURCE_CONTINUE;
 }
 
+/*
+ * Let the kernel drop the events vspan does not care about before they
+ * reach the socket: a host churning containers otherwise wakes vspand for
+ * every veth (~80 us each here).  The classic-BPF program keeps link and
+ * tc deletions and link changes of the watched ifindexes; while a watched
+ * device does not exist (a sink not created yet) it keeps every new link,
+ * whose name the callback then checks.  Netlink data is in host byte order
+ * while BPF loads are big-endian, hence ntohs/ntohl on the constants.
+ */
+#define VSPAND_FILTER_MAX_IFINDEXES 1900     /* two instructions each, of BPF_MAXINSNS */
+
+static void
+vspand_monitor_filter(Vspand *d)
+{
+    g_autoptr(GArray) idx = NULL;
+    g_autoptr(GArray) prog = g_array_new(FALSE, TRUE, sizeof(struct sock_filter));
+    gboolean all_exist;
+    struct sock_fprog fprog;
+    int fd = nl_socket_get_fd(d->monitor);
+
+#define INSN(code, jt, jf, k) \
+    do { struct sock_filter f_ = BPF_JUMP(code, k, jt, jf); g_array_append_val(prog, f_); } while (0)
+    idx = vspan_agent_watched_ifindexes(d->agent, &all_exist);
+    if (idx->len > VSPAND_FILTER_MAX_IFINDEXES) {
+        /* too many for one program: every event reaches the callback */
+        setsockopt(fd, SOL_SOCKET, SO_DETACH_FILTER, NULL, 0);
+        return;
+    }
+    /* 0: the type; 1-4: the four kept types jump to 7 (the ifindex test),
+     * a new link to 6 (keep) while a watched name is missing; 5: drop the
+     * rest; 6: keep */
+    INSN(BPF_LD | BPF_H | BPF_ABS, 0, 0, G_STRUCT_OFFSET(struct nlmsghdr, nlmsg_type));
+    INSN(BPF_JMP | BPF_JEQ | BPF_K, all_exist ? 5 : 4, 0, ntohs(RTM_NEWLINK));
+    INSN(BPF_JMP | BPF_JEQ | BPF_K, 4, 0, ntohs(RTM_DELLINK));
+    INSN(BPF_JMP | BPF_JEQ | BPF_K, 3, 0, ntohs(RTM_DELQDISC));
+    INSN(BPF_JMP | BPF_JEQ | BPF_K, 2, 0, ntohs(RTM_DELTFILTER));
+    INSN(BPF_RET | BPF_K, 0, 0, 0);
+    INSN(BPF_RET | BPF_K, 0, 0, 0xffffffff);
+    /* 7: the ifindex (ifinfomsg and tcmsg both hold it 4 bytes into the
+     * body); then for each watched one: equal -> keep, else try the next */
+    INSN(BPF_LD | BPF_W | BPF_ABS, 0, 0, NLMSG_HDRLEN + 4);
+    for (guint i = 0; i < idx->len; i++) {
+        INSN(BPF_JMP | BPF_JEQ | BPF_K, 0, 1, ntohl(g_array_index(idx, int, i)));
+        INSN(BPF_RET | BPF_K, 0, 0, 0xffffffff);
+    }
+    INSN(BPF_RET | BPF_K, 0, 0, 0);
+#undef INSN
+    fprog.len = prog->len;
+    fprog.filter = (struct sock_filter *)prog->data;
+    if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &fprog, sizeof(fprog)) < 0) {
+        g_debug("cannot filter rtnetlink events (%s); every event reaches vspand", g_strerror(errno));
+        setsockopt(fd, SOL_SOCKET, SO_DETACH_FILTER, NULL, 0);
+    }
+}
+
+static gboolean
+vspand_refilter_idle(gpointer data)
+{
+    Vspand *d = data;
+
+    d->refilter = 0;
+    if (d->monitor)
+        vspand_monitor_filter(d);
+    return G_SOURCE_REMOVE;
+}
+
+/* The watched devices changed, or may have new ifindexes (after a repair). */
+static void
+vspand_refilter_schedule(Vspand *d)
+{
+    if (!d->refilter)
+        d->refilter = g_idle_add(vspand_refilter_idle, d);
+}
+
+static void
+vspand_after_repair(gpointer data)
+{
+    vspand_textfile_schedule(data);
+    vspand_refilter_schedule(data);
+}
+
 static gboolean
 vspand_monitor_open(Vspand *d, GError **error)
 {
@@ -396,7 +480,8 @@ main(int argc, char **argv)
         fprintf(stderr, "vspand: %s\n", error->message);
         return 1;
     }
-    vspan_agent_on_repaired(d.agent, (VspanAgentFunc)vspand_textfile_schedule, &d);
+    vspan_agent_on_repaired(d.agent, vspand_after_repair, &d);
+    vspan_agent_on_watch_changed(d.agent, (VspanAgentFunc)vspand_refilter_schedule, &d);
     d.listen_fd = vspand_listen(socket_path, &error);
     if (d.listen_fd < 0 || !vspand_monitor_open(&d, &error)) {
         fprintf(stderr, "vspand: %s\n", error->message);
@@ -418,6 +503,7 @@ main(int argc, char **argv)
     vspan_agent_ensure_sinks(d.agent);
     vspan_agent_ensure_pools(d.agent);
     vspan_agent_repair(d.agent);
+    vspand_refilter_schedule(&d);
     if (!g_str_equal(uri, "none"))
         d.libvirt = vspan_libvirt_new(uri, d.agent);
     vspand_textfile_start(&d);
