@@ -503,4 +503,7 @@ vspan_agent_repair(VspanAgent *agent)
             g_message("repair of domain '%s': %s", dom->name, error->message);
     }
     vspan_agent_save(agent);
+    /* a device vspan watches may have come back with a new ifindex */
+    if (agent->watch_changed)
+        agent->watch_changed(agent->watch_changed_data);
 }

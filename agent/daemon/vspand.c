@@ -16,21 +16,15 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
-#include <arpa/inet.h>
-#include <net/if.h>
-#include <linux/filter.h>
-#include <linux/rtnetlink.h>
 
 #include <glib-unix.h>
 #include <glib/gstdio.h>
-#include <netlink/netlink.h>
-#include <netlink/msg.h>
-#include <netlink/attr.h>
 
 #include "vspan-agent.h"
 #include "vspan-log.h"
 #include "vspan-build-config.h"
 #include "vspan-libvirt.h"
+#include "vspan-watch.h"
 #include "vspan-proto.h"
 
 typedef struct {
@@ -38,8 +32,7 @@ typedef struct {
     VspanAgent *agent;
     VspanLibvirt *libvirt;
     int listen_fd;
-    struct nl_sock *monitor;
-    guint refilter;
+    VspanWatch *watch;
     guint textfile_timer;
     guint textfile_soon;
     gboolean textfile_failing;
@@ -228,172 +221,6 @@ vspand_listen(const char *path, GError **error)
     return fd;
 }
 
-/* ---- rtnetlink watch ---------------------------------------------------- */
-
-
-/* The device an rtnetlink event is about: the name a link message
- * carries, or the name of a tc message's ifindex (NULL when gone). */
-static const char *
-vspand_event_dev(struct nlmsghdr *h, char name[IF_NAMESIZE])
-{
-    static const struct nla_policy link_policy[IFLA_MAX + 1] = {
-        [IFLA_IFNAME] = { .type = NLA_STRING, .maxlen = IF_NAMESIZE },
-    };
-    struct nlattr *tb[IFLA_MAX + 1];
-
-    switch (h->nlmsg_type) {
-    case RTM_NEWLINK:
-    case RTM_DELLINK:
-        if (nlmsg_parse(h, sizeof(struct ifinfomsg), tb, IFLA_MAX, (struct nla_policy *)link_policy) < 0 ||
-            !tb[IFLA_IFNAME])
-            return NULL;
-        nla_strlcpy(name, tb[IFLA_IFNAME], IF_NAMESIZE);
-        return name;
-    case RTM_DELTFILTER:
-    case RTM_DELQDISC:
-        if (!nlmsg_valid_hdr(h, sizeof(struct tcmsg)))
-            return NULL;
-        return if_indextoname(((struct tcmsg *)nlmsg_data(h))->tcm_ifindex, name);
-    default:
-        return NULL;
-    }
-}
-
-static int
-vspand_monitor_cb(struct nl_msg *msg, void *data)
-{
-    Vspand *d = data;
-    char name[IF_NAMESIZE];
-    const char *dev = vspand_event_dev(nlmsg_hdr(msg), name);
-
-    /* a filter, qdisc or link of vspan's went away or changed: check
-     * vspan's within 100 ms (coalescing bursts, including those vspan
-     * itself causes); other devices' churn costs one lookup */
-    if (dev && vspan_agent_watches(d->agent, dev))
-        vspan_agent_schedule_repair(d->agent, 100);
-    return NL_OK;
-}
-
-static gboolean
-vspand_on_monitor(int fd, GIOCondition cond, gpointer data)
-{
-    Vspand *d = data;
-    int r;
-
-    /* everything queued, in one wakeup: a burst of foreign link events
-     * (a host starting containers) costs one dispatch, not one each */
-    while ((r = nl_recvmsgs_default(d->monitor)) >= 0)
-        ;
-    /* the socket overflowed: events were lost, so look at everything */
-    if (r == -NLE_NOMEM) {
-        g_message("rtnetlink events were lost (receive buffer full); checking every mirror");
-        vspan_agent_schedule_repair(d->agent, 100);
-    }
-    return G_SOURCE_CONTINUE;
-}
-
-/*
- * Let the kernel drop the events vspan does not care about before they
- * reach the socket: a host churning containers otherwise wakes vspand for
- * every veth (~80 us each here).  The classic-BPF program keeps link and
- * tc deletions and link changes of the watched ifindexes; while a watched
- * device does not exist (a sink not created yet) it keeps every new link,
- * whose name the callback then checks.  Netlink data is in host byte order
- * while BPF loads are big-endian, hence ntohs/ntohl on the constants.
- */
-#define VSPAND_FILTER_MAX_IFINDEXES 1900     /* two instructions each, of BPF_MAXINSNS */
-
-static void
-vspand_monitor_filter(Vspand *d)
-{
-    g_autoptr(GArray) idx = NULL;
-    g_autoptr(GArray) prog = g_array_new(FALSE, TRUE, sizeof(struct sock_filter));
-    gboolean all_exist;
-    struct sock_fprog fprog;
-    int fd = nl_socket_get_fd(d->monitor);
-
-#define INSN(code, jt, jf, k) \
-    do { struct sock_filter f_ = BPF_JUMP(code, k, jt, jf); g_array_append_val(prog, f_); } while (0)
-    idx = vspan_agent_watched_ifindexes(d->agent, &all_exist);
-    if (idx->len > VSPAND_FILTER_MAX_IFINDEXES) {
-        /* too many for one program: every event reaches the callback */
-        setsockopt(fd, SOL_SOCKET, SO_DETACH_FILTER, NULL, 0);
-        return;
-    }
-    /* 0: the type; 1-4: the four kept types jump to 7 (the ifindex test),
-     * a new link to 6 (keep) while a watched name is missing; 5: drop the
-     * rest; 6: keep */
-    INSN(BPF_LD | BPF_H | BPF_ABS, 0, 0, G_STRUCT_OFFSET(struct nlmsghdr, nlmsg_type));
-    INSN(BPF_JMP | BPF_JEQ | BPF_K, all_exist ? 5 : 4, 0, ntohs(RTM_NEWLINK));
-    INSN(BPF_JMP | BPF_JEQ | BPF_K, 4, 0, ntohs(RTM_DELLINK));
-    INSN(BPF_JMP | BPF_JEQ | BPF_K, 3, 0, ntohs(RTM_DELQDISC));
-    INSN(BPF_JMP | BPF_JEQ | BPF_K, 2, 0, ntohs(RTM_DELTFILTER));
-    INSN(BPF_RET | BPF_K, 0, 0, 0);
-    INSN(BPF_RET | BPF_K, 0, 0, 0xffffffff);
-    /* 7: the ifindex (ifinfomsg and tcmsg both hold it 4 bytes into the
-     * body); then for each watched one: equal -> keep, else try the next */
-    INSN(BPF_LD | BPF_W | BPF_ABS, 0, 0, NLMSG_HDRLEN + 4);
-    for (guint i = 0; i < idx->len; i++) {
-        INSN(BPF_JMP | BPF_JEQ | BPF_K, 0, 1, ntohl(g_array_index(idx, int, i)));
-        INSN(BPF_RET | BPF_K, 0, 0, 0xffffffff);
-    }
-    INSN(BPF_RET | BPF_K, 0, 0, 0);
-#undef INSN
-    fprog.len = prog->len;
-    fprog.filter = (struct sock_filter *)prog->data;
-    if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &fprog, sizeof(fprog)) < 0) {
-        g_debug("cannot filter rtnetlink events (%s); every event reaches vspand", g_strerror(errno));
-        setsockopt(fd, SOL_SOCKET, SO_DETACH_FILTER, NULL, 0);
-    }
-}
-
-static gboolean
-vspand_refilter_idle(gpointer data)
-{
-    Vspand *d = data;
-
-    d->refilter = 0;
-    if (d->monitor)
-        vspand_monitor_filter(d);
-    return G_SOURCE_REMOVE;
-}
-
-/* The watched devices changed, or may have new ifindexes (after a repair). */
-static void
-vspand_refilter_schedule(Vspand *d)
-{
-    if (!d->refilter)
-        d->refilter = g_idle_add(vspand_refilter_idle, d);
-}
-
-static void
-vspand_after_repair(gpointer data)
-{
-    vspand_textfile_schedule(data);
-    vspand_refilter_schedule(data);
-}
-
-static gboolean
-vspand_monitor_open(Vspand *d, GError **error)
-{
-    d->monitor = nl_socket_alloc();
-    nl_socket_disable_seq_check(d->monitor);
-    nl_socket_modify_cb(d->monitor, NL_CB_VALID, NL_CB_CUSTOM, vspand_monitor_cb, d);
-    if (nl_connect(d->monitor, NETLINK_ROUTE) < 0 ||
-        nl_socket_add_memberships(d->monitor, RTNLGRP_LINK, RTNLGRP_TC, 0) < 0) {
-        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_KERNEL, "Cannot watch rtnetlink");
-        return FALSE;
-    }
-    nl_socket_set_nonblocking(d->monitor);
-    nl_socket_set_buffer_size(d->monitor, 4 << 20, 0);
-    /* one recvmsg per event, not a peek first: 64 KiB holds any link or
-     * tc notification */
-    nl_socket_disable_msg_peek(d->monitor);
-    nl_socket_set_msg_buf_size(d->monitor, 65536);
-    g_unix_fd_add(nl_socket_get_fd(d->monitor), G_IO_IN, vspand_on_monitor, d);
-    return TRUE;
-}
-
 /* ---- main --------------------------------------------------------------- */
 
 static gboolean
@@ -480,10 +307,9 @@ main(int argc, char **argv)
         fprintf(stderr, "vspand: %s\n", error->message);
         return 1;
     }
-    vspan_agent_on_repaired(d.agent, vspand_after_repair, &d);
-    vspan_agent_on_watch_changed(d.agent, (VspanAgentFunc)vspand_refilter_schedule, &d);
+    vspan_agent_on_repaired(d.agent, (VspanAgentFunc)vspand_textfile_schedule, &d);
     d.listen_fd = vspand_listen(socket_path, &error);
-    if (d.listen_fd < 0 || !vspand_monitor_open(&d, &error)) {
+    if (d.listen_fd < 0 || !(d.watch = vspan_watch_new(d.agent, &error))) {
         fprintf(stderr, "vspand: %s\n", error->message);
         return 1;
     }
@@ -503,7 +329,6 @@ main(int argc, char **argv)
     vspan_agent_ensure_sinks(d.agent);
     vspan_agent_ensure_pools(d.agent);
     vspan_agent_repair(d.agent);
-    vspand_refilter_schedule(&d);
     if (!g_str_equal(uri, "none"))
         d.libvirt = vspan_libvirt_new(uri, d.agent);
     vspand_textfile_start(&d);
@@ -518,7 +343,7 @@ main(int argc, char **argv)
     g_unlink(socket_path);
     if (pidfile)
         g_unlink(pidfile);
-    nl_socket_free(d.monitor);
+    vspan_watch_free(d.watch);
     vspan_agent_free(d.agent);
     g_main_loop_unref(d.loop);
     return 0;
