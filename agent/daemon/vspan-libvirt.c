@@ -23,7 +23,6 @@ struct VspanLibvirt {
 };
 
 static void vspan_libvirt_connect(VspanLibvirt *lv);
-static void vspan_libvirt_ensure_networks(VspanLibvirt *lv);
 
 static void
 vspan_libvirt_quiet(void *data, virErrorPtr err)
@@ -41,19 +40,85 @@ vspan_libvirt_init_events(void)
 
 /* ---- resync in a worker thread ----------------------------------------- */
 
+/* What a resync's worker needs: its own reference to the connection and
+ * each pool's network, prepared in the main loop (the config belongs to it). */
+typedef struct {
+    char *pool, *network;
+    char *xml;                  /* to define it with; NULL when no VF can be listed */
+    char *why;                  /* ... and why not */
+} VspanPoolNet;
+
+typedef struct {
+    virConnectPtr conn;
+    GPtrArray *nets;            /* of VspanPoolNet */
+} VspanFetch;
+
 static void
-vspan_libvirt_conn_unref(gpointer conn)
+vspan_pool_net_free(VspanPoolNet *n)
 {
-    virConnectClose(conn);
+    g_free(n->pool);
+    g_free(n->network);
+    g_free(n->xml);
+    g_free(n->why);
+    g_free(n);
+}
+
+static void
+vspan_fetch_free(gpointer data)
+{
+    VspanFetch *f = data;
+
+    virConnectClose(f->conn);
+    g_ptr_array_unref(f->nets);
+    g_free(f);
+}
+
+/* Each pool's <forward mode='hostdev'> network: defined and started when
+ * absent.  In the worker, like every libvirt call: while ten domains start,
+ * libvirtd answers late, and the loop must keep answering their hooks. */
+static void
+vspan_libvirt_ensure_networks(virConnectPtr conn, GPtrArray *nets)
+{
+    for (guint i = 0; i < nets->len; i++) {
+        const VspanPoolNet *pn = nets->pdata[i];
+        virNetworkPtr net = virNetworkLookupByName(conn, pn->network);
+
+        if (!net) {
+            if (!pn->xml) {
+                g_warning("cannot define network '%s' of pool '%s': %s", pn->network, pn->pool, pn->why);
+                continue;
+            }
+            net = virNetworkDefineXML(conn, pn->xml);
+            if (!net) {
+                g_warning("cannot define network '%s' of pool '%s': %s", pn->network, pn->pool,
+                          virGetLastErrorMessage());
+                continue;
+            }
+            virNetworkSetAutostart(net, 1);
+            g_message("defined libvirt network '%s' for pool '%s'", pn->network, pn->pool);
+        }
+        if (virNetworkIsActive(net) == 0) {
+            if (virNetworkCreate(net) < 0)
+                g_warning("cannot start network '%s' of pool '%s': %s", pn->network, pn->pool,
+                          virGetLastErrorMessage());
+            else
+                g_message("started libvirt network '%s'", pn->network);
+        }
+        virNetworkFree(net);
+    }
 }
 
 static void
 vspan_libvirt_fetch_thread(GTask *task, gpointer source, gpointer task_data, GCancellable *c)
 {
-    virConnectPtr conn = task_data;
+    VspanFetch *f = task_data;
+    virConnectPtr conn = f->conn;
     virDomainPtr *doms = NULL;
     GPtrArray *xmls = g_ptr_array_new_with_free_func(g_free);
-    int n = virConnectListAllDomains(conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+    int n;
+
+    vspan_libvirt_ensure_networks(conn, f->nets);
+    n = virConnectListAllDomains(conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
 
     if (n < 0) {
         g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot list domains: %s",
@@ -97,18 +162,36 @@ vspan_libvirt_sync_timeout(gpointer data)
     VspanLibvirt *lv = data;
     g_autoptr(GTask) task = NULL;
 
+    const VspanConfig *config;
+    VspanFetch *f;
+
     lv->sync_source = 0;
     if (!lv->conn)
         return G_SOURCE_REMOVE;
-    vspan_libvirt_ensure_networks(lv);
     if (lv->fetching) {
         lv->again = TRUE;
         return G_SOURCE_REMOVE;
     }
     lv->fetching = TRUE;
+    f = g_new0(VspanFetch, 1);
+    f->conn = lv->conn;
     virConnectRef(lv->conn);
+    f->nets = g_ptr_array_new_with_free_func((GDestroyNotify)vspan_pool_net_free);
+    config = vspan_agent_config(lv->agent);
+    for (guint i = 0; i < config->pools->len; i++) {
+        const VspanPool *pool = config->pools->pdata[i];
+        VspanPoolNet *pn;
+
+        if (!pool->network)
+            continue;
+        pn = g_new0(VspanPoolNet, 1);
+        pn->pool = g_strdup(pool->name);
+        pn->network = g_strdup(pool->network);
+        pn->xml = vspan_pool_network_xml(pool, vspan_sysfs_root(), &pn->why);
+        g_ptr_array_add(f->nets, pn);
+    }
     task = g_task_new(NULL, NULL, vspan_libvirt_fetch_done, lv);
-    g_task_set_task_data(task, lv->conn, vspan_libvirt_conn_unref);
+    g_task_set_task_data(task, f, vspan_fetch_free);
     g_task_run_in_thread(task, vspan_libvirt_fetch_thread);
     return G_SOURCE_REMOVE;
 }
@@ -199,47 +282,6 @@ vspan_libvirt_close_cb(virConnectPtr conn, int reason, void *data)
     if (!lv->close_pending) {
         lv->close_pending = TRUE;
         g_idle_add(vspan_libvirt_close_idle, lv);
-    }
-}
-
-/* Each pool's <forward mode='hostdev'> network: defined and started when
- * absent.  Network calls take no domain lock, so this may run in the loop. */
-static void
-vspan_libvirt_ensure_networks(VspanLibvirt *lv)
-{
-    const VspanConfig *config = vspan_agent_config(lv->agent);
-
-    for (guint i = 0; i < config->pools->len; i++) {
-        const VspanPool *pool = config->pools->pdata[i];
-        virNetworkPtr net;
-        g_autofree char *xml = NULL, *why = NULL;
-
-        if (!pool->network)
-            continue;
-        net = virNetworkLookupByName(lv->conn, pool->network);
-        if (!net) {
-            xml = vspan_pool_network_xml(pool, vspan_sysfs_root(), &why);
-            if (!xml) {
-                g_warning("cannot define network '%s' of pool '%s': %s", pool->network, pool->name, why);
-                continue;
-            }
-            net = virNetworkDefineXML(lv->conn, xml);
-            if (!net) {
-                g_warning("cannot define network '%s' of pool '%s': %s", pool->network, pool->name,
-                          virGetLastErrorMessage());
-                continue;
-            }
-            virNetworkSetAutostart(net, 1);
-            g_message("defined libvirt network '%s' for pool '%s'", pool->network, pool->name);
-        }
-        if (virNetworkIsActive(net) == 0) {
-            if (virNetworkCreate(net) < 0)
-                g_warning("cannot start network '%s' of pool '%s': %s", pool->network, pool->name,
-                          virGetLastErrorMessage());
-            else
-                g_message("started libvirt network '%s'", pool->network);
-        }
-        virNetworkFree(net);
     }
 }
 
