@@ -22,8 +22,9 @@ vspan_agent_observe(VspanAgent *agent, const VspanDomain *dom)
         g_autoptr(GError) error = NULL;
         g_autoptr(GPtrArray) copies = NULL;
 
-        if (!iface->target || host->klass->ifindex(host, iface->target) <= 0)
+        if (!iface->target)
             continue;
+        /* copies() reads nothing for a tap that is gone: no lookup first */
         copies = host->klass->copies(host, iface->target, &error);
         if (!copies) {
             g_debug("cannot read the filters of %s: %s", iface->target, error->message);
