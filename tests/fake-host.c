@@ -10,7 +10,22 @@ typedef struct {
     gboolean qdisc;
     GStrv sinks[VSPAN_HOOK_LAST];       /* NULL: no vspan filter */
     guint64 packets[VSPAN_HOOK_LAST];
+    GPtrArray *selects[VSPAN_HOOK_LAST];  /* of FakeSelect, rules that select */
 } FakeLink;
+
+typedef struct {
+    guint handle;
+    char *sink;
+    GBytes *program;
+} FakeSelect;
+
+static void
+fake_select_free(FakeSelect *s)
+{
+    g_free(s->sink);
+    g_bytes_unref(s->program);
+    g_free(s);
+}
 
 struct FakeHost {
     VspanHost parent;
@@ -26,8 +41,11 @@ struct FakeHost {
 static void
 fake_link_free(FakeLink *l)
 {
-    for (int h = 0; h < VSPAN_HOOK_LAST; h++)
+    for (int h = 0; h < VSPAN_HOOK_LAST; h++) {
         g_strfreev(l->sinks[h]);
+        if (l->selects[h])
+            g_ptr_array_unref(l->selects[h]);
+    }
     g_free(l);
 }
 
@@ -89,6 +107,16 @@ fake_copies(VspanHost *h, const char *dev, GError **error)
             c->sink = g_strdup(fake_link(f, l->sinks[hook][i]) ? l->sinks[hook][i] : "");
             c->packets = l->packets[hook];
             c->bytes = l->packets[hook] * 100;
+            g_ptr_array_add(out, c);
+        }
+        for (guint i = 0; l->selects[hook] && i < l->selects[hook]->len; i++) {
+            const FakeSelect *sel = l->selects[hook]->pdata[i];
+            VspanHostCopy *c = g_new0(VspanHostCopy, 1);
+
+            c->hook = hook;
+            c->sink = g_strdup(fake_link(f, sel->sink) ? sel->sink : "");
+            c->handle = sel->handle;
+            c->program = g_bytes_ref(sel->program);
             g_ptr_array_add(out, c);
         }
     }
@@ -214,6 +242,54 @@ fake_mirror_del(VspanHost *h, const char *dev, VspanHook hook, GError **error)
 }
 
 static gboolean
+fake_select_set(VspanHost *h, const char *dev, VspanHook hook, guint handle, const char *sink,
+                GBytes *program, GError **error)
+{
+    FakeHost *f = (FakeHost *)h;
+    FakeLink *l = fake_link(f, dev);
+    FakeSelect *sel = NULL;
+
+    if (!fake_need_link(f, dev, "tap", error) || !fake_need_link(f, sink, "sink", error))
+        return FALSE;
+    if (!l->selects[hook])
+        l->selects[hook] = g_ptr_array_new_with_free_func((GDestroyNotify)fake_select_free);
+    for (guint i = 0; i < l->selects[hook]->len && !sel; i++)
+        if (((FakeSelect *)l->selects[hook]->pdata[i])->handle == handle)
+            sel = l->selects[hook]->pdata[i];
+    if (!sel) {
+        sel = g_new0(FakeSelect, 1);
+        sel->handle = handle;
+        g_ptr_array_add(l->selects[hook], sel);
+    }
+    g_free(sel->sink);
+    sel->sink = g_strdup(sink);
+    if (sel->program)
+        g_bytes_unref(sel->program);
+    sel->program = g_bytes_ref(program);
+    fake_log(f, "select-set %s %s %u %s %zu", dev, vspan_hook_to_string(hook), handle, sink,
+             g_bytes_get_size(program) / 8);
+    return TRUE;
+}
+
+static gboolean
+fake_select_del(VspanHost *h, const char *dev, VspanHook hook, guint handle, GError **error)
+{
+    FakeHost *f = (FakeHost *)h;
+    FakeLink *l = fake_link(f, dev);
+
+    for (guint i = 0; l && l->selects[hook] && i < l->selects[hook]->len;) {
+        const FakeSelect *sel = l->selects[hook]->pdata[i];
+        if (handle == 0 || sel->handle == handle) {
+            fake_log(f, "select-del %s %s %u", dev, vspan_hook_to_string(hook), sel->handle);
+            g_ptr_array_remove_index(l->selects[hook], i);
+            continue;
+        }
+        i++;
+    }
+    return TRUE;
+}
+
+static gboolean
 fake_vf_write(FakeHost *f, const VspanOp *op, const char *what, GError **error)
 {
     VspanVfSettings *vf = fake_vf_get(f, op->dev, op->vf);
@@ -290,6 +366,8 @@ static const VspanHostClass fake_host_class = {
     .qdisc_ensure = fake_qdisc_ensure,
     .mirror_set = fake_mirror_set,
     .mirror_del = fake_mirror_del,
+    .select_set = fake_select_set,
+    .select_del = fake_select_del,
     .vf_set = fake_vf_set,
     .vf_reset = fake_vf_reset,
     .link_up = fake_link_up,

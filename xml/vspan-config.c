@@ -25,6 +25,8 @@ vspan_bridge_policy_free(VspanBridgePolicy *p)
     if (!p)
         return;
     g_free(p->bridge);
+    vspan_select_clear(&p->select);
+    g_free(p->where);
     g_free(p);
 }
 
@@ -255,13 +257,14 @@ vspan_config_parse_appliance(VspanConfig *config, const xmlNode *node, GError **
 static gboolean
 vspan_config_parse_mirror(VspanConfig *config, const xmlNode *node, GError **error)
 {
-    static const char *const attrs[] = { "bridge", "appliance", "direction", NULL };
+    static const char *const attrs[] = { "bridge", "appliance", "direction", "filter", "sample", NULL };
     static const char *const children[] = { NULL };
     g_autofree char *where = vspan_xml_where(config->path, node);
     g_autofree char *bridge = NULL;
     g_autofree char *appliance = NULL;
     const VspanAppliance *a;
     VspanBridgePolicy *p;
+    VspanSelect select = { 0 };
     int direction = VSPAN_DIRECTION_BOTH;
 
     if (!vspan_xml_check_attrs(node, attrs, where, error) ||
@@ -270,7 +273,8 @@ vspan_config_parse_mirror(VspanConfig *config, const xmlNode *node, GError **err
         !vspan_config_check_ifname(bridge, "bridge", FALSE, where, error) ||
         !vspan_xml_prop_required(node, "appliance", &appliance, where, error) ||
         !vspan_xml_prop_enum(node, "direction", vspan_direction_from_string, direction_values,
-                             &direction, NULL, where, error))
+                             &direction, NULL, where, error) ||
+        !vspan_xml_parse_select(node, &select, where, error))
         return FALSE;
 
     a = vspan_config_find_appliance(config, appliance);
@@ -279,6 +283,7 @@ vspan_config_parse_mirror(VspanConfig *config, const xmlNode *node, GError **err
         g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
                     "%s: no appliance named '%s' (known: %s); define <appliance name=\"%s\"> or fix the name",
                     where, appliance, names, appliance);
+        vspan_select_clear(&select);
         return FALSE;
     }
     for (guint i = 0; i < config->bridge_policies->len; i++) {
@@ -287,10 +292,13 @@ vspan_config_parse_mirror(VspanConfig *config, const xmlNode *node, GError **err
             g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
                         "%s: bridge '%s' is already mirrored to appliance '%s' at line %ld; keep one <mirror>",
                         where, bridge, a->name, o->line);
+            vspan_select_clear(&select);
             return FALSE;
         }
     }
     p = g_new0(VspanBridgePolicy, 1);
+    p->select = select;
+    p->where = g_steal_pointer(&where);
     p->bridge = g_steal_pointer(&bridge);
     p->appliance = a;
     p->direction = direction;

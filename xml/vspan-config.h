@@ -29,6 +29,8 @@ typedef struct {
     char *bridge;
     const VspanAppliance *appliance;
     VspanDirection direction;
+    VspanSelect select;         /* filter=, sample= */
+    char *where;                /* message prefix naming the element */
     long line;
 } VspanBridgePolicy;
 

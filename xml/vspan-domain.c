@@ -37,6 +37,7 @@ vspan_mirror_req_free(VspanMirrorReq *m)
         return;
     g_free(m->appliance);
     g_free(m->alias);
+    vspan_select_clear(&m->select);
     g_free(m->where);
     g_free(m);
 }
@@ -244,7 +245,7 @@ static const char *const link_values[] = { "auto", "enable", "disable", NULL };
 static gboolean
 vspan_annotation_parse_mirror(VspanDomain *dom, const xmlNode *node, GError **error)
 {
-    static const char *const attrs[] = { "appliance", "mac", "alias", "direction", NULL };
+    static const char *const attrs[] = { "appliance", "mac", "alias", "direction", "filter", "sample", NULL };
     VspanMirrorReq *m = g_new0(VspanMirrorReq, 1);
     int direction = VSPAN_DIRECTION_BOTH;
 
@@ -255,7 +256,8 @@ vspan_annotation_parse_mirror(VspanDomain *dom, const xmlNode *node, GError **er
         !vspan_xml_prop_required(node, "appliance", &m->appliance, m->where, error) ||
         !vspan_annotation_target(node, m->mac, &m->alias, FALSE, m->where, error) ||
         !vspan_xml_prop_enum(node, "direction", vspan_direction_from_string, direction_values,
-                             &direction, NULL, m->where, error))
+                             &direction, NULL, m->where, error) ||
+        !vspan_xml_parse_select(node, &m->select, m->where, error))
         return FALSE;
     m->direction = direction;
     return TRUE;

@@ -36,6 +36,7 @@ typedef struct {
     char mac[18];           /* "" when not given */
     char *alias;
     VspanDirection direction;
+    VspanSelect select;     /* filter=, sample= */
     char *where;            /* message prefix naming the element */
 } VspanMirrorReq;
 

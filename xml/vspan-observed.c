@@ -14,6 +14,17 @@ vspan_observed_mirror_free(VspanObservedMirror *m)
 }
 
 static void
+vspan_observed_select_free(VspanObservedSelect *o)
+{
+    if (!o)
+        return;
+    g_free(o->dev);
+    g_free(o->sink);
+    g_free(o->program);
+    g_free(o);
+}
+
+static void
 vspan_observed_vf_free(VspanObservedVf *v)
 {
     if (!v)
@@ -40,6 +51,7 @@ vspan_observed_new(void)
     obs->classifier = VSPAN_CLASSIFIER_AUTO;
     obs->mirrors = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                          (GDestroyNotify)vspan_observed_mirror_free);
+    obs->selects = g_ptr_array_new_with_free_func((GDestroyNotify)vspan_observed_select_free);
     obs->vfs = g_ptr_array_new_with_free_func((GDestroyNotify)vspan_observed_vf_free);
     obs->appliance_ports = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     obs->pool_free = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
@@ -53,6 +65,7 @@ vspan_observed_free(VspanObserved *obs)
     if (!obs)
         return;
     g_hash_table_unref(obs->mirrors);
+    g_ptr_array_unref(obs->selects);
     g_ptr_array_unref(obs->vfs);
     g_hash_table_unref(obs->appliance_ports);
     g_hash_table_unref(obs->pool_free);
@@ -79,6 +92,33 @@ vspan_observed_find_mirror(const VspanObserved *obs, const char *dev, VspanHook 
     g_autofree char *key = g_strdup_printf("%s/%s", dev, vspan_hook_to_string(hook));
 
     return g_hash_table_lookup(obs->mirrors, key);
+}
+
+void
+vspan_observed_add_select(VspanObserved *obs, const char *dev, VspanHook hook, guint handle,
+                          const char *sink, const char *program_hex)
+{
+    VspanObservedSelect *o = g_new0(VspanObservedSelect, 1);
+
+    o->dev = g_strdup(dev);
+    o->hook = hook;
+    o->handle = handle;
+    o->sink = g_strdup(sink ? sink : "");
+    o->program = g_strdup(program_hex);
+    g_ptr_array_add(obs->selects, o);
+}
+
+GPtrArray *
+vspan_observed_find_selects(const VspanObserved *obs, const char *dev)
+{
+    GPtrArray *out = g_ptr_array_new();
+
+    for (guint i = 0; i < obs->selects->len; i++) {
+        VspanObservedSelect *o = obs->selects->pdata[i];
+        if (g_str_equal(o->dev, dev))
+            g_ptr_array_add(out, o);
+    }
+    return out;
 }
 
 void
@@ -179,6 +219,19 @@ vspan_observed_parse(const char *buf, gsize len, const char *name, GError **erro
             sinks = vspan_xml_prop(c, "sinks");
             list = sinks && *sinks ? g_strsplit(sinks, ",", -1) : g_new0(char *, 1);
             vspan_observed_add_mirror(obs, dev, hook, (const char *const *)list);
+        } else if (g_str_equal(c->name, "select")) {
+            g_autofree char *dev = NULL, *sink = NULL, *program = NULL;
+            int hook = 0;
+            guint handle = 0;
+
+            if (!vspan_xml_prop_required(c, "dev", &dev, where, error) ||
+                !vspan_xml_prop_enum(c, "hook", vspan_hook_from_string, hook_values, &hook,
+                                     NULL, where, error) ||
+                !vspan_xml_prop_uint(c, "handle", 1, G_MAXUINT32, &handle, NULL, where, error) ||
+                !vspan_xml_prop_required(c, "sink", &sink, where, error))
+                return NULL;
+            program = vspan_xml_prop(c, "program");
+            vspan_observed_add_select(obs, dev, hook, handle, sink, program);
         } else if (g_str_equal(c->name, "vf")) {
             g_autofree char *pci = NULL, *pf = NULL;
             VspanPciAddr addr;
@@ -221,7 +274,7 @@ vspan_observed_parse(const char *buf, gsize len, const char *name, GError **erro
             vspan_observed_add_lease(obs, pf, vf, uuid);
         } else {
             g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
-                        "%s: unknown element; use mirror, vf, appliance-port, pool or lease", where);
+                        "%s: unknown element; use mirror, select, vf, appliance-port, pool or lease", where);
             return NULL;
         }
     }

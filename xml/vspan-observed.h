@@ -13,6 +13,7 @@
  *
  *   <observed classifier="u32">
  *     <mirror dev="vnet0" hook="ingress" sinks="vspan-ids-a"/>
+ *     <select dev="vnet0" hook="ingress" handle="2" sink="vspan-ids-b" program="HEX"/>
  *     <vf pci="0000:3b:02.1" pf="ens2f0" vf="1"/>
  *     <appliance-port appliance="ids-b" dev="vnet7"/>
  *     <pool name="x710" free="0"/>
@@ -26,6 +27,15 @@ typedef struct {
     VspanHook hook;
     GStrv sinks;        /* sink devices of its mirred actions, in order */
 } VspanObservedMirror;
+
+/* A vspan selective filter (cls_bpf, one rule) found on a tap. */
+typedef struct {
+    char *dev;
+    VspanHook hook;
+    guint handle;
+    char *sink;         /* "" when its ifindex is gone */
+    char *program;      /* hex of its classic BPF program; NULL when not known */
+} VspanObservedSelect;
 
 /* sysfs: PCI address -> PF netdev + VF index. */
 typedef struct {
@@ -43,6 +53,7 @@ typedef struct {
 typedef struct {
     VspanClassifier classifier;
     GHashTable *mirrors;            /* "dev/hook" -> VspanObservedMirror */
+    GPtrArray *selects;             /* of VspanObservedSelect */
     gboolean vf_map_known;          /* FALSE: PCI addresses cannot be resolved (offline) */
     GPtrArray *vfs;                 /* of VspanObservedVf */
     GHashTable *appliance_ports;    /* appliance name -> tap of its interface sink */
@@ -61,6 +72,10 @@ void vspan_observed_add_mirror(VspanObserved *obs, const char *dev, VspanHook ho
                                const char *const *sinks);
 const VspanObservedMirror *vspan_observed_find_mirror(const VspanObserved *obs, const char *dev,
                                                       VspanHook hook);
+void vspan_observed_add_select(VspanObserved *obs, const char *dev, VspanHook hook, guint handle,
+                               const char *sink, const char *program_hex);
+/* The selective filters of @dev (borrowed), in the order observed. */
+GPtrArray *vspan_observed_find_selects(const VspanObserved *obs, const char *dev);
 void vspan_observed_add_vf(VspanObserved *obs, const VspanPciAddr *pci, const char *pf, guint vf);
 const VspanObservedVf *vspan_observed_find_vf(const VspanObserved *obs, const VspanPciAddr *pci);
 void vspan_observed_set_pool_free(VspanObserved *obs, const char *pool, guint free_vfs);

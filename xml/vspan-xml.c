@@ -342,3 +342,71 @@ vspan_xml_prop_enum(const xmlNode *node, const char *name,
         *present = TRUE;
     return TRUE;
 }
+
+/* ---- selections --------------------------------------------------------- */
+
+void
+vspan_select_clear(VspanSelect *sel)
+{
+    g_clear_pointer(&sel->filter, g_free);
+    sel->sample = 0;
+}
+
+gboolean
+vspan_xml_parse_select(const xmlNode *node, VspanSelect *sel, const char *where, GError **error)
+{
+    g_autofree char *filter = vspan_xml_prop(node, "filter");
+
+    if (filter) {
+        g_autofree char *stripped = g_strstrip(g_strdup(filter));
+        if (!*stripped) {
+            g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                        "%s: filter is empty; write a tcpdump expression or leave filter out to copy every frame",
+                        where);
+            return FALSE;
+        }
+        if (g_utf8_strlen(filter, -1) > VSPAN_FILTER_MAX_LEN) {
+            g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                        "%s: filter is %ld characters long, more than %d; shorten it (e.g. use net instead of many hosts)",
+                        where, g_utf8_strlen(filter, -1), VSPAN_FILTER_MAX_LEN);
+            return FALSE;
+        }
+        if (!g_utf8_validate(filter, -1, NULL) || strpbrk(filter, "\n\r\t")) {
+            g_autofree char *clean = vspan_str_clean(filter);
+            g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                        "%s: filter '%s' holds control characters; write it on one line", where, clean);
+            return FALSE;
+        }
+    }
+    if (!vspan_xml_prop_uint(node, "sample", 1, VSPAN_SAMPLE_MAX, &sel->sample, NULL, where, error))
+        return FALSE;
+    sel->filter = g_steal_pointer(&filter);
+    return TRUE;
+}
+
+gboolean
+vspan_select_is_all(const VspanSelect *sel)
+{
+    return !sel->filter && sel->sample <= 1;
+}
+
+gboolean
+vspan_select_equal(const VspanSelect *a, const VspanSelect *b)
+{
+    return g_strcmp0(a->filter, b->filter) == 0 && MAX(a->sample, 1u) == MAX(b->sample, 1u);
+}
+
+char *
+vspan_select_describe(const VspanSelect *sel)
+{
+    g_autoptr(GString) s = g_string_new(NULL);
+
+    if (sel->filter)
+        g_string_append_printf(s, "filter '%s'", sel->filter);
+    if (sel->sample > 1)
+        g_string_append_printf(s, "%s1 in %u", s->len ? ", " : "", sel->sample);
+    if (s->len == 0)
+        g_string_append(s, "every frame");
+    return g_string_free(g_steal_pointer(&s), FALSE);
+}
+

@@ -52,3 +52,22 @@ gboolean vspan_xml_prop_enum(const xmlNode *node, const char *name,
                              int (*from_string)(const char *), const char *const *values,
                              int *out, gboolean *present, const char *where, GError **error);
 
+
+/* A rule's selection (wave 2): which frames of a NIC are copied. */
+#define VSPAN_FILTER_MAX_LEN 1024       /* characters of a filter expression */
+#define VSPAN_SAMPLE_MAX G_MAXINT32
+
+typedef struct {
+    char *filter;       /* libpcap expression; NULL: every frame */
+    guint sample;       /* 0 or 1: every selected frame; N: 1 in N */
+} VspanSelect;
+
+void vspan_select_clear(VspanSelect *sel);
+/* filter= and sample= of @node */
+gboolean vspan_xml_parse_select(const xmlNode *node, VspanSelect *sel, const char *where,
+                                GError **error);
+/* Selects every frame: the match-all path (matchall or u32) serves it. */
+gboolean vspan_select_is_all(const VspanSelect *sel);
+gboolean vspan_select_equal(const VspanSelect *a, const VspanSelect *b);
+/* "filter 'tcp port 80', 1 in 20" for messages; "every frame" when all. */
+char *vspan_select_describe(const VspanSelect *sel);

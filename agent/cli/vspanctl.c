@@ -97,7 +97,7 @@ static int
 vspanctl_plan(int argc, char **argv)
 {
     g_autofree char *domain_xml = NULL, *config_path = NULL, *phase_str = NULL, *observed_path = NULL;
-    gboolean json = FALSE;
+    gboolean json = FALSE, verbose = FALSE;
     GOptionEntry entries[] = {
         { "domain-xml", 'd', 0, G_OPTION_ARG_FILENAME, &domain_xml,
           "Live libvirt domain XML (- for standard input)", "FILE" },
@@ -108,6 +108,8 @@ vspanctl_plan(int argc, char **argv)
         { "observed", 'o', 0, G_OPTION_ARG_FILENAME, &observed_path,
           "Observed host state to plan against (see vspanctl(1))", "FILE" },
         { "json", 'j', 0, G_OPTION_ARG_NONE, &json, "Print JSON", NULL },
+        { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose,
+          "Also print each filter's compiled BPF program", NULL },
         { NULL },
     };
     g_autoptr(GOptionContext) ctx = g_option_context_new("- show what the hook would do for a domain");
@@ -150,6 +152,10 @@ vspanctl_plan(int argc, char **argv)
     plan = vspan_plan_build(phase, dom, config, obs);
     out = json ? vspan_plan_format_json(plan) : vspan_plan_format_text(plan);
     fputs(out, stdout);
+    if (verbose && !json) {
+        g_autofree char *programs = vspan_plan_format_programs(plan);
+        fputs(programs, stdout);
+    }
     return vspan_plan_refuses(plan) ? VSPANCTL_EXIT_REFUSED : VSPANCTL_EXIT_OK;
 }
 

@@ -7,6 +7,7 @@
  * reads back right; and which devices' netlink events concern vspan. */
 
 #include "vspan-agent-priv.h"
+#include "vspan-select.h"
 
 VspanObserved *
 vspan_agent_observe(VspanAgent *agent, const VspanDomain *dom)
@@ -30,14 +31,22 @@ vspan_agent_observe(VspanAgent *agent, const VspanDomain *dom)
             g_debug("cannot read the filters of %s: %s", iface->target, error->message);
             continue;
         }
-        /* one mirror per hook, its sinks in action order */
+        /* one match-all mirror per hook, its sinks in action order; one
+         * filter per rule that selects */
         for (VspanHook hook = 0; hook < VSPAN_HOOK_LAST; hook++) {
             g_autoptr(GPtrArray) sinks = g_ptr_array_new();
 
             for (guint c = 0; c < copies->len; c++) {
                 const VspanHostCopy *copy = copies->pdata[c];
-                if (copy->hook == hook)
+                if (copy->hook != hook)
+                    continue;
+                if (copy->handle) {
+                    g_autofree char *hex = vspan_select_to_hex(copy->program);
+                    vspan_observed_add_select(obs, iface->target, hook, copy->handle, copy->sink,
+                                              copy->program ? hex : NULL);
+                } else {
                     g_ptr_array_add(sinks, copy->sink);
+                }
             }
             if (sinks->len == 0)
                 continue;

@@ -30,6 +30,12 @@ vspan_exec_apply(VspanHost *b, const VspanPlan *plan, GError **error)
         case VSPAN_OP_MIRROR_DEL:
             ok = b->klass->mirror_del(b, op->dev, op->hook, error);
             break;
+        case VSPAN_OP_SELECT_SET:
+            ok = b->klass->select_set(b, op->dev, op->hook, op->handle, op->sinks[0], op->program, error);
+            break;
+        case VSPAN_OP_SELECT_DEL:
+            ok = b->klass->select_del(b, op->dev, op->hook, op->handle, error);
+            break;
         case VSPAN_OP_VF_SET:
             ok = b->klass->vf_set(b, op, error);
             break;

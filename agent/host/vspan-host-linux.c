@@ -125,6 +125,40 @@ vspan_linux_mirror_del(VspanHost *b, const char *dev, VspanHook hook, GError **e
 }
 
 static gboolean
+vspan_linux_select_set(VspanHost *b, const char *dev, VspanHook hook, guint handle,
+                       const char *sink, GBytes *program, GError **error)
+{
+    VspanLinuxHost *self = (VspanLinuxHost *)b;
+    VspanTcAttach at;
+    int ifindex = vspan_linux_resolve(dev, "tap", error);
+    int si;
+
+    if (ifindex <= 0)
+        return FALSE;
+    if (g_str_equal(sink, dev)) {
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_REFUSED,
+                    "Cannot mirror '%s' into itself; fix the appliance's sink", dev);
+        return FALSE;
+    }
+    si = vspan_linux_resolve(sink, "sink", error);
+    return si > 0 && vspan_linux_attach(self, ifindex, dev, &at, error) &&
+           vspan_tc_select_set(self->nl, ifindex, dev, &at, hook, handle, si, program, error);
+}
+
+static gboolean
+vspan_linux_select_del(VspanHost *b, const char *dev, VspanHook hook, guint handle, GError **error)
+{
+    VspanLinuxHost *self = (VspanLinuxHost *)b;
+    VspanTcAttach at;
+    int ifindex = vspan_link_ifindex(dev);
+
+    if (ifindex <= 0)
+        return TRUE;    /* the tap is gone, and its filters with it */
+    return vspan_tc_probe(self->nl, ifindex, &at, error) &&
+           vspan_tc_select_del(self->nl, ifindex, dev, &at, hook, handle, error);
+}
+
+static gboolean
 vspan_linux_vf_set(VspanHost *b, const VspanOp *op, GError **error)
 {
     return vspan_vf_set(((VspanLinuxHost *)b)->nl, op->dev, op->vf, &op->vf_settings, error);
@@ -202,6 +236,10 @@ vspan_linux_copies(VspanHost *b, const char *dev, GError **error)
             c->packets = a->packets;
             c->bytes = a->bytes;
             c->drops = a->drops;
+            if (f->prio == vspan_tc_select_prio(f->hook)) {
+                c->handle = f->handle;
+                c->program = f->ops ? g_bytes_ref(f->ops) : NULL;
+            }
             g_ptr_array_add(out, c);
         }
     }
@@ -266,6 +304,8 @@ static const VspanHostClass vspan_linux_host_class = {
     .qdisc_ensure = vspan_linux_qdisc_ensure,
     .mirror_set = vspan_linux_mirror_set,
     .mirror_del = vspan_linux_mirror_del,
+    .select_set = vspan_linux_select_set,
+    .select_del = vspan_linux_select_del,
     /* the plan carries the safe defaults for a reset */
     .vf_set = vspan_linux_vf_set,
     .vf_reset = vspan_linux_vf_set,
@@ -312,7 +352,8 @@ vspan_linux_host_release(VspanHost *b, const char *dev, GError **error)
         return TRUE;
     }
     for (VspanHook hook = 0; hook < VSPAN_HOOK_LAST; hook++)
-        if (!vspan_linux_mirror_del(b, dev, hook, error))
+        if (!vspan_linux_mirror_del(b, dev, hook, error) ||
+            !vspan_linux_select_del(b, dev, hook, 0, error))
             return FALSE;
     if (g_hash_table_remove(b->created_clsact, dev))
         return vspan_tc_detach(self->nl, ifindex, dev, error);

@@ -30,5 +30,7 @@ void
 vspan_host_copy_free(VspanHostCopy *c)
 {
     g_free(c->sink);
+    if (c->program)
+        g_bytes_unref(c->program);
     g_free(c);
 }

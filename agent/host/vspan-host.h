@@ -22,6 +22,8 @@ typedef struct {
     VspanHook hook;
     char *sink;                 /* device name; "" when that ifindex is gone */
     guint64 packets, bytes, drops;
+    guint handle;               /* a rule that selects: its filter handle; 0: match-all */
+    GBytes *program;            /* a rule that selects: its classic BPF program */
 } VspanHostCopy;
 
 void vspan_host_copy_free(VspanHostCopy *c);
@@ -52,6 +54,12 @@ typedef struct {
     gboolean (*mirror_set)(VspanHost *self, const char *dev, VspanHook hook,
                            VspanClassifier classifier, const char *const *sinks, GError **error);
     gboolean (*mirror_del)(VspanHost *self, const char *dev, VspanHook hook, GError **error);
+    /* one rule that selects: copy what @program passes to @sink */
+    gboolean (*select_set)(VspanHost *self, const char *dev, VspanHook hook, guint handle,
+                           const char *sink, GBytes *program, GError **error);
+    /* rule @handle, or every rule of @hook when 0 */
+    gboolean (*select_del)(VspanHost *self, const char *dev, VspanHook hook, guint handle,
+                           GError **error);
     gboolean (*vf_set)(VspanHost *self, const VspanOp *op, GError **error);
     gboolean (*vf_reset)(VspanHost *self, const VspanOp *op, GError **error);
     gboolean (*link_up)(VspanHost *self, const char *dev, GError **error);
@@ -79,7 +87,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VspanHost, vspan_host_free)
 
 VspanHost *vspan_linux_host_new(GError **error);
 
-/* Remove both vspan filters from @dev, and the clsact qdisc if vspan added
+/* Remove every vspan filter from @dev, and the clsact qdisc if vspan added
  * it and nothing else uses it: the tap is left as it was. */
 gboolean vspan_linux_host_release(VspanHost *host, const char *dev, GError **error);
 

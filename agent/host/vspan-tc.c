@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include <linux/filter.h>
 #include <linux/if_ether.h>
 #include <linux/gen_stats.h>
 #include <linux/pkt_cls.h>
@@ -45,6 +46,8 @@ vspan_tc_filter_free(VspanTcFilter *f)
         return;
     if (f->actions)
         g_array_unref(f->actions);
+    if (f->ops)
+        g_bytes_unref(f->ops);
     g_free(f);
 }
 
@@ -52,6 +55,12 @@ guint32
 vspan_tc_prio(VspanHook hook)
 {
     return hook == VSPAN_HOOK_INGRESS ? VSPAN_TC_PRIO_INGRESS : VSPAN_TC_PRIO_EGRESS;
+}
+
+guint32
+vspan_tc_select_prio(VspanHook hook)
+{
+    return hook == VSPAN_HOOK_INGRESS ? VSPAN_TC_PRIO_SELECT_INGRESS : VSPAN_TC_PRIO_SELECT_EGRESS;
 }
 
 /* ---- qdiscs ------------------------------------------------------------- */
@@ -247,6 +256,7 @@ vspan_tc_filter_cb(struct nl_msg *msg, void *arg)
     struct tcmsg *tcm = nlmsg_data(hdr);
     struct nlattr *tb[TCA_MAX + 1];
     struct nlattr *acts = NULL;
+    GBytes *ops = NULL;
     g_autoptr(VspanTcFilter) f = NULL;
     const char *kind;
     guint32 prio;
@@ -255,7 +265,8 @@ vspan_tc_filter_cb(struct nl_msg *msg, void *arg)
         tcm->tcm_parent != scan->parent)
         return NL_OK;
     prio = TC_H_MAJ(tcm->tcm_info) >> 16;
-    if (scan->only_vspan_prio && prio != vspan_tc_prio(scan->hook))
+    if (scan->only_vspan_prio && prio != vspan_tc_prio(scan->hook) &&
+        prio != vspan_tc_select_prio(scan->hook))
         return NL_OK;
     if (nlmsg_parse(hdr, sizeof(*tcm), tb, TCA_MAX, NULL) < 0 || !tb[TCA_KIND])
         return NL_OK;
@@ -278,6 +289,13 @@ vspan_tc_filter_cb(struct nl_msg *msg, void *arg)
             struct nlattr *o[TCA_MATCHALL_MAX + 1];
             if (nla_parse_nested(o, TCA_MATCHALL_MAX, tb[TCA_OPTIONS], NULL) == 0)
                 acts = o[TCA_MATCHALL_ACT];
+        } else if (g_str_equal(kind, "bpf")) {
+            struct nlattr *o[TCA_BPF_MAX + 1];
+            if (nla_parse_nested(o, TCA_BPF_MAX, tb[TCA_OPTIONS], NULL) == 0) {
+                acts = o[TCA_BPF_ACT];
+                if (o[TCA_BPF_OPS])
+                    ops = g_bytes_new(nla_data(o[TCA_BPF_OPS]), nla_len(o[TCA_BPF_OPS]));
+            }
         }
     }
 
@@ -288,7 +306,11 @@ vspan_tc_filter_cb(struct nl_msg *msg, void *arg)
     f->handle = tcm->tcm_handle;
     g_strlcpy(f->kind, kind, sizeof(f->kind));
     f->actions = g_array_new(FALSE, TRUE, sizeof(VspanTcAction));
-    f->ours = acts != NULL && (g_str_equal(kind, "u32") || g_str_equal(kind, "matchall"));
+    f->ops = ops;
+    /* the match-all priority holds u32 or matchall, the select one bpf */
+    f->ours = acts != NULL &&
+              (prio == vspan_tc_prio(scan->hook) ? g_str_equal(kind, "u32") || g_str_equal(kind, "matchall")
+                                                 : g_str_equal(kind, "bpf") && ops != NULL);
     if (acts) {
         struct nlattr *a;
         int rem;
@@ -455,21 +477,32 @@ vspan_tc_sinks_string(const guint32 *sinks, guint n)
     return g_string_free(g_steal_pointer(&s), FALSE);
 }
 
+/* Delete the filter @handle at @prio, or every filter there when 0. */
 static int
-vspan_tc_delete_prio(VspanNl *nl, int ifindex, guint32 parent, VspanHook hook, const char *dev)
+vspan_tc_delete(VspanNl *nl, int ifindex, guint32 parent, guint32 prio, guint32 handle,
+                const char *kind, const char *dev)
 {
     g_autoptr(VspanNlMsg) msg = nlmsg_alloc_simple(RTM_DELTFILTER, 0);
     struct tcmsg tcm = {
         .tcm_family = AF_UNSPEC,
         .tcm_ifindex = ifindex,
         .tcm_parent = parent,
-        .tcm_info = TC_H_MAKE(vspan_tc_prio(hook) << 16, htons(ETH_P_ALL)),
+        .tcm_handle = handle,
+        .tcm_info = TC_H_MAKE(prio << 16, htons(ETH_P_ALL)),
     };
-    g_autofree char *what = g_strdup_printf("RTM_DELTFILTER dev %s %s prio %u", dev,
-                                            vspan_hook_to_string(hook), vspan_tc_prio(hook));
+    g_autofree char *what = g_strdup_printf("RTM_DELTFILTER dev %s prio %u handle %u", dev, prio, handle);
 
     nlmsg_append(msg, &tcm, sizeof(tcm), NLMSG_ALIGNTO);
+    /* a handle is only understood together with the classifier's kind */
+    if (handle && nla_put_string(msg, TCA_KIND, kind) < 0)
+        return -ENOMEM;
     return vspan_nl_request(nl, msg, what);
+}
+
+static int
+vspan_tc_delete_prio(VspanNl *nl, int ifindex, guint32 parent, VspanHook hook, const char *dev)
+{
+    return vspan_tc_delete(nl, ifindex, parent, vspan_tc_prio(hook), 0, NULL, dev);
 }
 
 gboolean
@@ -657,6 +690,162 @@ vspan_tc_detach(VspanNl *nl, int ifindex, const char *dev, GError **error)
     r = vspan_nl_request(nl, msg, what);
     if (r < 0 && r != -ENOENT && r != -EINVAL) {
         vspan_nl_set_error(nl, error, r, "Cannot remove the clsact qdisc of '%s'", dev);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* ---- rules that select (cls_bpf, classic BPF) --------------------------- */
+
+/* The select filters of @hook in @filters: rule @handle (or NULL) and
+ * whether anything foreign sits at the select priority. */
+static VspanTcFilter *
+vspan_tc_find_select(GPtrArray *filters, VspanHook hook, guint32 handle, gboolean *foreign)
+{
+    VspanTcFilter *found = NULL;
+
+    *foreign = FALSE;
+    for (guint i = 0; i < filters->len; i++) {
+        VspanTcFilter *f = filters->pdata[i];
+        if (f->hook != hook || f->prio != vspan_tc_select_prio(hook))
+            continue;
+        if (!f->ours)
+            *foreign = TRUE;
+        else if (f->handle == handle)
+            found = f;
+    }
+    return found;
+}
+
+static struct nl_msg *
+vspan_tc_build_select(int ifindex, guint32 parent, VspanHook hook, guint32 handle, guint32 sink,
+                      GBytes *ops)
+{
+    g_autoptr(VspanNlMsg) msg = nlmsg_alloc_simple(RTM_NEWTFILTER, NLM_F_CREATE);
+    struct tcmsg tcm = {
+        .tcm_family = AF_UNSPEC,
+        .tcm_ifindex = ifindex,
+        .tcm_parent = parent,
+        .tcm_handle = handle,
+        .tcm_info = TC_H_MAKE(vspan_tc_select_prio(hook) << 16, htons(ETH_P_ALL)),
+    };
+    gsize size = 0;
+    const void *code = g_bytes_get_data(ops, &size);
+    struct nlattr *opts;
+
+    if (nlmsg_append(msg, &tcm, sizeof(tcm), NLMSG_ALIGNTO) < 0 ||
+        nla_put_string(msg, TCA_KIND, "bpf") < 0 ||
+        !(opts = nla_nest_start(msg, TCA_OPTIONS)) ||
+        nla_put_u16(msg, TCA_BPF_OPS_LEN, size / sizeof(struct sock_filter)) < 0 ||
+        nla_put(msg, TCA_BPF_OPS, size, code) < 0 ||
+        vspan_tc_put_actions(msg, TCA_BPF_ACT, &sink, 1) < 0)
+        return NULL;
+    nla_nest_end(msg, opts);
+    return g_steal_pointer(&msg);
+}
+
+static gboolean
+vspan_tc_select_verify(VspanNl *nl, int ifindex, const char *dev, const VspanTcAttach *at,
+                       VspanHook hook, guint32 handle, guint32 sink, GBytes *ops, GError **error)
+{
+    g_autoptr(GPtrArray) filters = vspan_tc_dump_hook(nl, ifindex, at->parent[hook], hook, TRUE, error);
+    VspanTcFilter *have;
+    gboolean foreign;
+
+    if (!filters)
+        return FALSE;
+    have = vspan_tc_find_select(filters, hook, handle, &foreign);
+    if (!have) {
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_VERIFY,
+                    "The %s rule %u of '%s' is missing (expected copies to ifindex %u)",
+                    vspan_hook_to_string(hook), handle, dev, sink);
+        return FALSE;
+    }
+    if (!vspan_tc_filter_matches(have, &sink, 1) || !have->ops || !g_bytes_equal(have->ops, ops)) {
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_VERIFY,
+                    "The %s rule %u of '%s' reads back with another program or sink than was set",
+                    vspan_hook_to_string(hook), handle, dev);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+gboolean
+vspan_tc_select_set(VspanNl *nl, int ifindex, const char *dev, const VspanTcAttach *at,
+                    VspanHook hook, guint32 handle, guint32 sink, GBytes *ops, GError **error)
+{
+    g_autoptr(GPtrArray) filters = NULL;
+    g_autoptr(VspanNlMsg) msg = NULL;
+    g_autofree char *what = NULL;
+    VspanTcFilter *have;
+    gboolean foreign;
+    int r;
+
+    if (!at->parent[hook]) {
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_KERNEL,
+                    "Cannot mirror the %s of '%s': it has an ingress qdisc but no classful root qdisc to attach egress filters to; remove its <bandwidth> or give it an outbound limit too",
+                    hook == VSPAN_HOOK_EGRESS ? "to-vm traffic" : "from-vm traffic", dev);
+        return FALSE;
+    }
+    filters = vspan_tc_dump_hook(nl, ifindex, at->parent[hook], hook, TRUE, error);
+    if (!filters)
+        return FALSE;
+    have = vspan_tc_find_select(filters, hook, handle, &foreign);
+    if (foreign) {
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_KERNEL,
+                    "Cannot mirror '%s': a filter vspan did not create uses its reserved %s priority %u; move that filter to another priority",
+                    dev, vspan_hook_to_string(hook), vspan_tc_select_prio(hook));
+        return FALSE;
+    }
+    if (have && vspan_tc_filter_matches(have, &sink, 1) && have->ops && g_bytes_equal(have->ops, ops))
+        return TRUE;    /* applying twice equals applying once */
+
+    msg = vspan_tc_build_select(ifindex, at->parent[hook], hook, handle, sink, ops);
+    what = g_strdup_printf("RTM_NEWTFILTER dev %s %s prio %u bpf handle %u (%zu insns) -> ifindex %u",
+                           dev, vspan_hook_to_string(hook), vspan_tc_select_prio(hook), handle,
+                           g_bytes_get_size(ops) / sizeof(struct sock_filter), sink);
+    r = msg ? vspan_nl_request(nl, msg, what) : -ENOMEM;
+    if (r < 0) {
+        vspan_nl_set_error(nl, error, r, "Cannot add the %s rule %u of '%s' (cls_bpf)",
+                           vspan_hook_to_string(hook), handle, dev);
+        return FALSE;
+    }
+    return vspan_tc_select_verify(nl, ifindex, dev, at, hook, handle, sink, ops, error);
+}
+
+gboolean
+vspan_tc_select_del(VspanNl *nl, int ifindex, const char *dev, const VspanTcAttach *at,
+                    VspanHook hook, guint32 handle, GError **error)
+{
+    g_autoptr(GPtrArray) filters = NULL;
+    gboolean foreign, any = FALSE;
+    int r;
+
+    if (!at->parent[hook])
+        return TRUE;
+    filters = vspan_tc_dump_hook(nl, ifindex, at->parent[hook], hook, TRUE, error);
+    if (!filters)
+        return FALSE;
+    if (handle)
+        any = vspan_tc_find_select(filters, hook, handle, &foreign) != NULL;
+    else
+        for (guint i = 0; i < filters->len; i++) {
+            const VspanTcFilter *f = filters->pdata[i];
+            any = any || (f->hook == hook && f->prio == vspan_tc_select_prio(hook));
+        }
+    vspan_tc_find_select(filters, hook, handle, &foreign);
+    if (!any)
+        return TRUE;    /* already gone: removal is idempotent */
+    if (foreign) {
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_KERNEL,
+                    "Cannot remove the %s rules of '%s': a filter vspan did not create shares their priority %u; remove that filter first",
+                    vspan_hook_to_string(hook), dev, vspan_tc_select_prio(hook));
+        return FALSE;
+    }
+    r = vspan_tc_delete(nl, ifindex, at->parent[hook], vspan_tc_select_prio(hook), handle, "bpf", dev);
+    if (r < 0 && r != -ENOENT) {
+        vspan_nl_set_error(nl, error, r, "Cannot remove the %s rule %u of '%s'",
+                           vspan_hook_to_string(hook), handle, dev);
         return FALSE;
     }
     return TRUE;

@@ -33,12 +33,14 @@ typedef struct {
     char kind[16];
     gboolean ours;                      /* every action is a vspan mirred */
     GArray *actions;                    /* of VspanTcAction */
+    GBytes *ops;                        /* cls_bpf classic program, else NULL */
 } VspanTcFilter;
 
 void vspan_tc_filter_free(VspanTcFilter *f);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VspanTcFilter, vspan_tc_filter_free)
 
 guint32 vspan_tc_prio(VspanHook hook);
+guint32 vspan_tc_select_prio(VspanHook hook);
 
 /* Find where filters can go without changing anything. */
 gboolean vspan_tc_probe(VspanNl *nl, int ifindex, VspanTcAttach *at, GError **error);
@@ -52,7 +54,7 @@ gboolean vspan_tc_attach(VspanNl *nl, int ifindex, const char *dev, VspanTcAttac
 /* Remove clsact when vspan created it and no filter is left on it. */
 gboolean vspan_tc_detach(VspanNl *nl, int ifindex, const char *dev, GError **error);
 
-/* Every filter at vspan's priority on both hooks (ours or not). */
+/* Every filter at vspan's priorities on both hooks (ours or not). */
 GPtrArray *vspan_tc_dump(VspanNl *nl, int ifindex, const VspanTcAttach *at, GError **error);
 /* All filters of one hook, any priority (for tests and doctor). */
 GPtrArray *vspan_tc_dump_hook(VspanNl *nl, int ifindex, guint32 parent, VspanHook hook,
@@ -72,3 +74,14 @@ gboolean vspan_tc_mirror_del(VspanNl *nl, int ifindex, const char *dev, const Vs
 /* Read back: the hook's vspan filter exists and points at exactly @sinks. */
 gboolean vspan_tc_mirror_verify(VspanNl *nl, int ifindex, const char *dev, const VspanTcAttach *at,
                                 VspanHook hook, const guint32 *sinks, guint n_sinks, GError **error);
+
+/* One rule that selects: a classic-BPF cls_bpf filter at the hook's select
+ * priority with handle @handle, copying what @ops selects to @sink.  Added,
+ * or replaced in place (cls_bpf swaps the program under RCU), then read
+ * back. */
+gboolean vspan_tc_select_set(VspanNl *nl, int ifindex, const char *dev, const VspanTcAttach *at,
+                             VspanHook hook, guint32 handle, guint32 sink, GBytes *ops,
+                             GError **error);
+/* Remove rule @handle, or every rule of the hook when @handle is 0. */
+gboolean vspan_tc_select_del(VspanNl *nl, int ifindex, const char *dev, const VspanTcAttach *at,
+                             VspanHook hook, guint32 handle, GError **error);

@@ -3,6 +3,7 @@
 
 #include "vspan-json.h"
 #include "vspan-plan.h"
+#include "vspan-select.h"
 
 /*
  * The planner is pure: it reads the domain, the host config and what the
@@ -18,7 +19,7 @@
 
 VSPAN_ENUM_IMPL(VspanOpType, op_type, VSPAN_OP_LAST,
                 "sink-ensure", "qdisc-ensure", "mirror-set", "mirror-del",
-                "vf-set", "vf-reset")
+                "select-set", "select-del", "vf-set", "vf-reset")
 
 static void
 vspan_op_free(VspanOp *op)
@@ -27,6 +28,8 @@ vspan_op_free(VspanOp *op)
         return;
     g_free(op->dev);
     g_strfreev(op->sinks);
+    if (op->program)
+        g_bytes_unref(op->program);
     g_free(op->pci);
     g_free(op->domain_uuid);
     g_free(op);
@@ -40,6 +43,9 @@ vspan_plan_mirror_free(VspanPlanMirror *m)
     g_free(m->mac);
     g_free(m->tap);
     g_free(m->appliance);
+    g_free(m->filter);
+    if (m->program)
+        g_bytes_unref(m->program);
     g_free(m);
 }
 
@@ -109,13 +115,27 @@ vspan_plan_add_op(VspanPlan *plan, VspanOpType type, const char *dev)
 
 /* ---- mirrors ------------------------------------------------------------ */
 
-/* One (interface, appliance) pair with its merged direction. */
+/* One rule on one NIC: an (interface, appliance) pair with its merged
+ * direction and its selection. */
 typedef struct {
     VspanIface *iface;
     const VspanAppliance *appliance;
     guint appliance_index;
     gboolean hooks[VSPAN_HOOK_LAST];
+    const VspanSelect *select;  /* borrowed from the domain or the config */
+    const char *where;          /* the rule's element, for messages */
+    gboolean from_policy;
+    GBytes *program;            /* NULL: selects every frame */
+    gboolean program_live;
 } VspanMirrorTarget;
+
+static void
+vspan_mirror_target_free(VspanMirrorTarget *t)
+{
+    if (t->program)
+        g_bytes_unref(t->program);
+    g_free(t);
+}
 
 typedef struct {
     VspanPlan *plan;
@@ -124,6 +144,7 @@ typedef struct {
     const VspanObserved *obs;
     GPtrArray *targets;         /* of VspanMirrorTarget, insertion order */
     GHashTable *target_index;   /* "iface-ptr/appliance" -> VspanMirrorTarget */
+    GHashTable *pending;        /* appliances without a sink device yet */
 } VspanPlanner;
 
 static guint
@@ -137,7 +158,8 @@ vspan_appliance_index(const VspanConfig *config, const VspanAppliance *a)
 
 static void
 vspan_planner_add_target(VspanPlanner *p, VspanIface *iface, const VspanAppliance *a,
-                         VspanDirection direction)
+                         VspanDirection direction, const VspanSelect *sel, const char *where,
+                         gboolean from_policy)
 {
     g_autofree char *key = g_strdup_printf("%p/%s", (void *)iface, a->name);
     VspanMirrorTarget *t = g_hash_table_lookup(p->target_index, key);
@@ -152,11 +174,42 @@ vspan_planner_add_target(VspanPlanner *p, VspanIface *iface, const VspanApplianc
             return;
         }
     }
+    if (t && !vspan_select_equal(t->select, sel)) {
+        /* One rule per NIC and appliance: a frame is copied to an
+         * appliance once, so two selections would have to be merged, and
+         * that is the writer's choice, not vspan's. */
+        g_autofree char *desc = vspan_iface_describe(iface);
+        g_autofree char *mine = vspan_select_describe(sel);
+        g_autofree char *theirs = vspan_select_describe(t->select);
+
+        if (from_policy || t->from_policy)
+            /* the host admin's <mirror bridge> holds; the tenant's rule is dropped */
+            vspan_plan_warning(p->plan,
+                               "%s: interface %s is already mirrored to appliance '%s' by the host's <mirror bridge='%s'> (%s); this rule (%s) is ignored",
+                               from_policy ? t->where : where, desc, a->name,
+                               iface->bridge ? iface->bridge : "?",
+                               from_policy ? mine : theirs, from_policy ? theirs : mine);
+        else
+            vspan_plan_error(p->plan,
+                             "%s: interface %s already has a rule for appliance '%s' (%s, %s); merge them into one filter",
+                             where, desc, a->name, theirs, t->where);
+        if (from_policy) {
+            t->select = sel;
+            t->where = where;
+            t->from_policy = TRUE;
+            memset(t->hooks, 0, sizeof(t->hooks));
+        } else {
+            return;
+        }
+    }
     if (!t) {
         t = g_new0(VspanMirrorTarget, 1);
         t->iface = iface;
         t->appliance = a;
         t->appliance_index = vspan_appliance_index(p->config, a);
+        t->select = sel;
+        t->where = where;
+        t->from_policy = from_policy;
         g_ptr_array_add(p->targets, t);
         g_hash_table_insert(p->target_index, g_steal_pointer(&key), t);
     }
@@ -194,7 +247,7 @@ vspan_planner_collect_annotation(VspanPlanner *p)
             for (guint j = 0; j < dom->ifaces->len; j++) {
                 VspanIface *cand = dom->ifaces->pdata[j];
                 if (vspan_iface_is_mirrorable(cand)) {
-                    vspan_planner_add_target(p, cand, a, m->direction);
+                    vspan_planner_add_target(p, cand, a, m->direction, &m->select, m->where, FALSE);
                     n++;
                 }
             }
@@ -220,7 +273,7 @@ vspan_planner_collect_annotation(VspanPlanner *p)
                              m->where, desc, iface->type_str ? iface->type_str : "?");
             continue;
         }
-        vspan_planner_add_target(p, iface, a, m->direction);
+        vspan_planner_add_target(p, iface, a, m->direction, &m->select, m->where, FALSE);
     }
 }
 
@@ -237,7 +290,8 @@ vspan_planner_collect_policies(VspanPlanner *p)
             VspanIface *iface = p->dom->ifaces->pdata[j];
             if (vspan_iface_is_mirrorable(iface) && iface->bridge &&
                 g_str_equal(iface->bridge, pol->bridge))
-                vspan_planner_add_target(p, iface, pol->appliance, pol->direction);
+                vspan_planner_add_target(p, iface, pol->appliance, pol->direction, &pol->select,
+                                         pol->where, TRUE);
         }
     }
 }
@@ -264,6 +318,39 @@ vspan_planner_sink_dev(VspanPlanner *p, const VspanAppliance *a)
     return a->sink.dev;
 }
 
+/* Compile every rule that selects; a rule whose filter does not compile
+ * is refused with libpcap's words and planned no further. */
+static void
+vspan_planner_compile(VspanPlanner *p)
+{
+    g_autoptr(GHashTable) refused = g_hash_table_new(g_direct_hash, g_direct_equal);
+
+    for (guint i = 0; i < p->targets->len;) {
+        VspanMirrorTarget *t = p->targets->pdata[i];
+        g_autoptr(GError) error = NULL;
+
+        if (vspan_select_is_all(t->select)) {
+            i++;
+            continue;
+        }
+        t->program = g_hash_table_contains(refused, t->select)
+                         ? NULL : vspan_select_compile(t->select, &t->program_live, &error);
+        if (!t->program && error) {
+            g_autofree char *clean = vspan_str_clean(t->select->filter ? t->select->filter : "");
+            g_hash_table_add(refused, (gpointer)t->select);
+            vspan_plan_error(p->plan,
+                             "%s: filter '%s' does not compile: %s; write it in tcpdump's syntax (see pcap-filter(7))",
+                             t->where, clean, error->message);
+        }
+        if (!t->program) {
+            /* the key stays in target_index, unused from here on */
+            g_ptr_array_remove_index(p->targets, i);
+            continue;
+        }
+        i++;
+    }
+}
+
 static void
 vspan_planner_mirror_list(VspanPlanner *p)
 {
@@ -276,8 +363,113 @@ vspan_planner_mirror_list(VspanPlanner *p)
         m->appliance = g_strdup(t->appliance->name);
         m->direction = t->hooks[VSPAN_HOOK_INGRESS] && t->hooks[VSPAN_HOOK_EGRESS] ? VSPAN_DIRECTION_BOTH :
                        t->hooks[VSPAN_HOOK_INGRESS] ? VSPAN_DIRECTION_FROM_VM : VSPAN_DIRECTION_TO_VM;
+        m->filter = g_strdup(t->select->filter);
+        m->sample = t->select->sample > 1 ? t->select->sample : 0;
+        m->program = t->program ? g_bytes_ref(t->program) : NULL;
+        m->program_live = t->program_live;
         g_ptr_array_add(p->plan->mirrors, m);
     }
+}
+
+/* The sink a rule of @t copies to on @iface's @hook, or NULL when it has
+ * none (appliance not running, or the sink is the tap itself). */
+static const char *
+vspan_planner_rule_sink(VspanPlanner *p, const VspanMirrorTarget *t, const VspanIface *iface,
+                        VspanHook hook, GHashTable *pending)
+{
+    const char *dev;
+
+    if (t->iface != iface || !t->hooks[hook] || g_hash_table_contains(pending, t->appliance))
+        return NULL;
+    dev = vspan_planner_sink_dev(p, t->appliance);
+    /* Guard: never mirror a device into itself. */
+    return dev && !g_str_equal(dev, iface->target) ? dev : NULL;
+}
+
+static void
+vspan_planner_ensure_qdisc(VspanPlanner *p, VspanIface *iface, GHashTable *ensured)
+{
+    if (!g_hash_table_contains(ensured, iface)) {
+        vspan_plan_add_op(p->plan, VSPAN_OP_QDISC_ENSURE, iface->target);
+        g_hash_table_add(ensured, iface);
+    }
+}
+
+/* One hook of one tap: the match-all filter (every rule that selects every
+ * frame, one mirred action per sink) and one cls_bpf filter per rule that
+ * selects.  The qdisc is ensured (once per tap, @ensured) before the first
+ * filter of a hook that holds none of vspan's yet. */
+static void
+vspan_planner_hook_ops(VspanPlanner *p, VspanIface *iface, VspanHook hook, GPtrArray *selects,
+                       GHashTable *ensured)
+{
+    VspanPlan *plan = p->plan;
+    const VspanObservedMirror *have = vspan_observed_find_mirror(p->obs, iface->target, hook);
+    g_autoptr(GPtrArray) want = g_ptr_array_new();
+    g_autoptr(GHashTable) handles = g_hash_table_new(g_direct_hash, g_direct_equal);
+    gboolean hook_has = have != NULL;
+    VspanOp *op;
+
+    for (guint k = 0; k < selects->len && !hook_has; k++)
+        hook_has = ((const VspanObservedSelect *)selects->pdata[k])->hook == hook;
+    for (guint j = 0; j < p->targets->len; j++) {
+        const VspanMirrorTarget *t = p->targets->pdata[j];
+        const char *dev = vspan_planner_rule_sink(p, t, iface, hook, p->pending);
+        const VspanObservedSelect *found = NULL;
+        guint handle = t->appliance_index + 1;
+        g_autofree char *hex = NULL;
+
+        if (!dev)
+            continue;
+        if (!t->program) {
+            if (!g_ptr_array_find_with_equal_func(want, dev, g_str_equal, NULL))
+                g_ptr_array_add(want, (gpointer)dev);
+            continue;
+        }
+        g_hash_table_add(handles, GUINT_TO_POINTER(handle));
+        hex = vspan_select_to_hex(t->program);
+        for (guint k = 0; k < selects->len && !found; k++) {
+            const VspanObservedSelect *o = selects->pdata[k];
+            if (o->hook == hook && o->handle == handle)
+                found = o;
+        }
+        if (found && g_str_equal(found->sink, dev) && g_strcmp0(found->program, hex) == 0)
+            continue;   /* already right */
+        if (!hook_has)
+            vspan_planner_ensure_qdisc(p, iface, ensured);
+        op = vspan_plan_add_op(plan, VSPAN_OP_SELECT_SET, iface->target);
+        op->hook = hook;
+        op->prio = hook == VSPAN_HOOK_INGRESS ? VSPAN_TC_PRIO_SELECT_INGRESS : VSPAN_TC_PRIO_SELECT_EGRESS;
+        op->handle = handle;
+        op->sinks = g_strdupv((char *[]){ (char *)dev, NULL });
+        op->program = g_bytes_ref(t->program);
+    }
+    /* rules that are gone, or whose appliance has no sink now */
+    for (guint k = 0; k < selects->len; k++) {
+        const VspanObservedSelect *o = selects->pdata[k];
+        if (o->hook != hook || g_hash_table_contains(handles, GUINT_TO_POINTER(o->handle)))
+            continue;
+        op = vspan_plan_add_op(plan, VSPAN_OP_SELECT_DEL, iface->target);
+        op->hook = hook;
+        op->prio = hook == VSPAN_HOOK_INGRESS ? VSPAN_TC_PRIO_SELECT_INGRESS : VSPAN_TC_PRIO_SELECT_EGRESS;
+        op->handle = o->handle;
+    }
+
+    g_ptr_array_add(want, NULL);
+    if (want->len == 1) {
+        if (have)
+            vspan_plan_add_op(plan, VSPAN_OP_MIRROR_DEL, iface->target)->hook = hook;
+        return;
+    }
+    if (have && g_strv_equal((const char *const *)have->sinks, (const char *const *)want->pdata))
+        return;     /* already right: applying twice equals once */
+    if (!hook_has)
+        vspan_planner_ensure_qdisc(p, iface, ensured);
+    op = vspan_plan_add_op(plan, VSPAN_OP_MIRROR_SET, iface->target);
+    op->hook = hook;
+    op->prio = hook == VSPAN_HOOK_INGRESS ? VSPAN_TC_PRIO_INGRESS : VSPAN_TC_PRIO_EGRESS;
+    op->classifier = p->obs->classifier;
+    op->sinks = g_strdupv((char **)want->pdata);
 }
 
 static void
@@ -285,7 +477,6 @@ vspan_planner_mirror_ops(VspanPlanner *p)
 {
     VspanPlan *plan = p->plan;
     g_autoptr(GHashTable) ensured = g_hash_table_new(g_direct_hash, g_direct_equal);
-    g_autoptr(GHashTable) pending = g_hash_table_new(g_direct_hash, g_direct_equal);
 
     /* Sinks first, in config order, so filters can point at them. */
     for (guint i = 0; i < p->config->appliances->len; i++) {
@@ -303,7 +494,7 @@ vspan_planner_mirror_ops(VspanPlanner *p)
             vspan_plan_warning(plan,
                                "appliance '%s' (domain '%s') is not running, so its interface sink %s has no tap yet; copies start when it starts",
                                a->name, a->domain, a->sink.mac);
-            g_hash_table_add(pending, (gpointer)a);
+            g_hash_table_add(p->pending, (gpointer)a);
             continue;
         }
         op = vspan_plan_add_op(plan, VSPAN_OP_SINK_ENSURE, dev);
@@ -327,42 +518,11 @@ vspan_planner_mirror_ops(VspanPlanner *p)
             continue;
         }
 
-        for (VspanHook hook = 0; hook < VSPAN_HOOK_LAST; hook++) {
-            const VspanObservedMirror *have = vspan_observed_find_mirror(p->obs, iface->target, hook);
-            g_autoptr(GPtrArray) want = g_ptr_array_new();
-            VspanOp *op;
+        {
+            g_autoptr(GPtrArray) selects = vspan_observed_find_selects(p->obs, iface->target);
 
-            for (guint j = 0; j < p->targets->len; j++) {
-                const VspanMirrorTarget *t = p->targets->pdata[j];
-                const char *dev;
-
-                if (t->iface != iface || !t->hooks[hook] || g_hash_table_contains(pending, t->appliance))
-                    continue;
-                dev = vspan_planner_sink_dev(p, t->appliance);
-                /* Guard: never mirror a device into itself. */
-                if (dev && !g_str_equal(dev, iface->target) &&
-                    !g_ptr_array_find_with_equal_func(want, dev, g_str_equal, NULL))
-                    g_ptr_array_add(want, (gpointer)dev);
-            }
-            g_ptr_array_add(want, NULL);
-
-            if (want->len == 1) {
-                if (have)
-                    vspan_plan_add_op(plan, VSPAN_OP_MIRROR_DEL, iface->target)->hook = hook;
-                continue;
-            }
-            if (have && g_strv_equal((const char *const *)have->sinks,
-                                     (const char *const *)want->pdata))
-                continue;   /* already right: applying twice equals once */
-            if (!have && !g_hash_table_contains(ensured, iface)) {
-                vspan_plan_add_op(plan, VSPAN_OP_QDISC_ENSURE, iface->target);
-                g_hash_table_add(ensured, iface);
-            }
-            op = vspan_plan_add_op(plan, VSPAN_OP_MIRROR_SET, iface->target);
-            op->hook = hook;
-            op->prio = hook == VSPAN_HOOK_INGRESS ? VSPAN_TC_PRIO_INGRESS : VSPAN_TC_PRIO_EGRESS;
-            op->classifier = p->obs->classifier;
-            op->sinks = g_strdupv((char **)want->pdata);
+            for (VspanHook hook = 0; hook < VSPAN_HOOK_LAST; hook++)
+                vspan_planner_hook_ops(p, iface, hook, selects, ensured);
         }
     }
 }
@@ -650,8 +810,9 @@ vspan_plan_build(VspanPhase phase, const VspanDomain *dom, const VspanConfig *co
         .dom = dom,
         .config = config,
         .obs = obs,
-        .targets = g_ptr_array_new_with_free_func(g_free),
+        .targets = g_ptr_array_new_with_free_func((GDestroyNotify)vspan_mirror_target_free),
         .target_index = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL),
+        .pending = g_hash_table_new(g_direct_hash, g_direct_equal),
     };
 
     plan->phase = phase;
@@ -670,6 +831,7 @@ vspan_plan_build(VspanPhase phase, const VspanDomain *dom, const VspanConfig *co
     vspan_planner_collect_annotation(&p);
     vspan_planner_collect_policies(&p);
     g_ptr_array_sort(p.targets, vspan_target_cmp);
+    vspan_planner_compile(&p);
     vspan_planner_mirror_list(&p);
     vspan_planner_vfs(&p);
     plan->needs_agent = dom->annotated || plan->mirrors->len > 0 || plan->vfs->len > 0;
@@ -701,6 +863,7 @@ vspan_plan_build(VspanPhase phase, const VspanDomain *dom, const VspanConfig *co
 out:
     g_ptr_array_unref(p.targets);
     g_hash_table_unref(p.target_index);
+    g_hash_table_unref(p.pending);
     return plan;
 }
 
@@ -743,6 +906,15 @@ vspan_op_format(const VspanOp *op)
     case VSPAN_OP_MIRROR_DEL:
         g_string_append_printf(s, " dev=%s hook=%s", op->dev, vspan_hook_to_string(op->hook));
         break;
+    case VSPAN_OP_SELECT_SET:
+        g_string_append_printf(s, " dev=%s hook=%s prio=%u handle=%u sink=%s insns=%u", op->dev,
+                               vspan_hook_to_string(op->hook), op->prio, op->handle, op->sinks[0],
+                               vspan_select_insns(op->program));
+        break;
+    case VSPAN_OP_SELECT_DEL:
+        g_string_append_printf(s, " dev=%s hook=%s prio=%u handle=%u", op->dev,
+                               vspan_hook_to_string(op->hook), op->prio, op->handle);
+        break;
     case VSPAN_OP_VF_SET:
     case VSPAN_OP_VF_RESET:
         g_string_append_printf(s, " pf=%s vf=%u pci=%s domain=%s", op->dev, op->vf,
@@ -763,9 +935,17 @@ vspan_plan_format_text(const VspanPlan *plan)
     g_string_append_printf(s, "phase %s domain %s\n", vspan_phase_to_string(plan->phase), plan->domain_name);
     for (guint i = 0; i < plan->mirrors->len; i++) {
         const VspanPlanMirror *m = plan->mirrors->pdata[i];
-        g_string_append_printf(s, "mirror mac=%s tap=%s appliance=%s direction=%s\n",
+        g_string_append_printf(s, "mirror mac=%s tap=%s appliance=%s direction=%s",
                                m->mac ? m->mac : "-", m->tap ? m->tap : "-", m->appliance,
                                vspan_direction_to_string(m->direction));
+        if (m->filter)
+            g_string_append_printf(s, " filter='%s'", m->filter);
+        if (m->sample)
+            g_string_append_printf(s, " sample=%u", m->sample);
+        if (m->program)
+            g_string_append_printf(s, " insns=%u%s", vspan_select_insns(m->program),
+                                   m->program_live ? "" : " (compiled without a live handle: `vlan` tests the frame bytes)");
+        g_string_append_c(s, '\n');
     }
     for (guint i = 0; i < plan->vfs->len; i++) {
         const VspanPlanVf *v = plan->vfs->pdata[i];
@@ -807,6 +987,12 @@ vspan_plan_format_json(const VspanPlan *plan)
         vspan_json_string(&j, "tap", m->tap);
         vspan_json_string(&j, "appliance", m->appliance);
         vspan_json_string(&j, "direction", vspan_direction_to_string(m->direction));
+        if (m->filter)
+            vspan_json_string(&j, "filter", m->filter);
+        if (m->sample)
+            vspan_json_uint(&j, "sample", m->sample);
+        if (m->program)
+            vspan_json_uint(&j, "insns", vspan_select_insns(m->program));
         vspan_json_end_object(&j);
     }
     vspan_json_end_array(&j);
@@ -853,4 +1039,22 @@ vspan_plan_format_json(const VspanPlan *plan)
     vspan_json_end_array(&j);
     vspan_json_end_object(&j);
     return vspan_json_finish(&j);
+}
+
+char *
+vspan_plan_format_programs(const VspanPlan *plan)
+{
+    g_autoptr(GString) s = g_string_new(NULL);
+
+    for (guint i = 0; i < plan->mirrors->len; i++) {
+        const VspanPlanMirror *m = plan->mirrors->pdata[i];
+        g_autofree char *code = NULL;
+
+        if (!m->program)
+            continue;
+        code = vspan_select_disasm(m->program);
+        g_string_append_printf(s, "program of mirror mac=%s appliance=%s (%u instructions):\n%s",
+                               m->mac ? m->mac : "-", m->appliance, vspan_select_insns(m->program), code);
+    }
+    return g_string_free(g_steal_pointer(&s), FALSE);
 }

@@ -17,12 +17,20 @@
  */
 #define VSPAN_TC_PRIO_INGRESS 0xbf00u
 #define VSPAN_TC_PRIO_EGRESS 0xbf01u
+/* Rules that select (filter=, sample=): one cls_bpf filter per rule, all of
+ * a hook at one priority, told apart by handle (the appliance's position
+ * in the config, from 1).  Each ends in "continue", so every rule's
+ * program sees every frame. */
+#define VSPAN_TC_PRIO_SELECT_INGRESS 0xbf02u
+#define VSPAN_TC_PRIO_SELECT_EGRESS 0xbf03u
 
 typedef enum {
     VSPAN_OP_SINK_ENSURE,       /* create/verify the appliance's sink device */
     VSPAN_OP_QDISC_ENSURE,      /* clsact on the tap, or reuse its ingress + root */
     VSPAN_OP_MIRROR_SET,        /* add or re-point the filter of one hook */
     VSPAN_OP_MIRROR_DEL,        /* remove vspan's filter of one hook */
+    VSPAN_OP_SELECT_SET,        /* add or replace one rule's cls_bpf filter */
+    VSPAN_OP_SELECT_DEL,        /* remove one rule's cls_bpf filter */
     VSPAN_OP_VF_SET,            /* set every VF field, then read back */
     VSPAN_OP_VF_RESET,          /* safe defaults, if the lease is still the domain's */
     VSPAN_OP_LAST
@@ -35,7 +43,10 @@ typedef struct {
     VspanHook hook;
     guint prio;
     VspanClassifier classifier;
-    GStrv sinks;                /* MIRROR_SET: sink devices, appliance order */
+    GStrv sinks;                /* MIRROR_SET: sink devices, appliance order;
+                                 * SELECT_SET: the one sink */
+    guint handle;               /* SELECT_*: the rule's filter handle */
+    GBytes *program;            /* SELECT_SET: classic BPF (struct sock_filter[]) */
     const VspanAppliance *appliance;    /* SINK_ENSURE; borrowed from the config */
     char *pci;                  /* VF ops */
     guint vf;
@@ -49,6 +60,10 @@ typedef struct {
     char *tap;                  /* NULL before libvirt made it (prepare) */
     char *appliance;
     VspanDirection direction;
+    char *filter;               /* NULL: every frame */
+    guint sample;               /* 0: every selected frame */
+    GBytes *program;            /* NULL for a rule that selects every frame */
+    gboolean program_live;      /* compiled with the kernel's VLAN extensions */
 } VspanPlanMirror;
 
 /* One VF of the domain with the settings vspan gives it ("vfs"). */
@@ -84,5 +99,7 @@ gboolean vspan_plan_refuses(const VspanPlan *plan);
 /* Stable text form (golden files, `vspanctl plan`). */
 char *vspan_op_format(const VspanOp *op);
 char *vspan_plan_format_text(const VspanPlan *plan);
+/* The classic BPF program of each selecting rule, as tcpdump -d prints it. */
+char *vspan_plan_format_programs(const VspanPlan *plan);
 /* DESIGN.md's JSON: {"phase","domain","mirrors","vfs","ops","warnings","errors"}. */
 char *vspan_plan_format_json(const VspanPlan *plan);
