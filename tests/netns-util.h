@@ -29,3 +29,10 @@ GPtrArray *nt_collect(int fd, guint quiet_ms);
 /* Count frames in @got equal to @frame. */
 guint nt_count(GPtrArray *got, GBytes *frame);
 void nt_drain(int fd);
+
+/* The two-port world of the kernel tiers: bridge br0 (MTU 9000, no
+ * multicast) with taps vnet0 and vnet1 whose guests are *a and *b; the
+ * bridge has learned both guests' MACs and their queues are empty. */
+void nt_bridge_two_taps(int *a, int *b, const char *mac_a, const char *mac_b);
+/* The appliance's side of a tap sink; jumbo-capable like the VM ports. */
+int nt_sink_open(const char *name);

@@ -50,21 +50,7 @@ fx_setup(Fx *fx, gconstpointer data)
     g_autoptr(GError) error = NULL;
 
     g_assert_true(nt_enter_netns());
-    nt_sh(NULL, "sysctl -qw net.bridge.bridge-nf-call-iptables=0 net.bridge.bridge-nf-call-ip6tables=0 2>/dev/null");
-    /* multicast off: no IGMP reports from the host side, only test frames */
-    nt_run("ip link add br0 type bridge mcast_snooping 0 && ip link set br0 mtu 9000 multicast off up");
-    fx->a = nt_tap_open("vnet0");
-    fx->b = nt_tap_open("vnet1");
-    nt_run("for t in vnet0 vnet1; do ip link set $t mtu 9000 multicast off master br0 up; done");
-    /* Let the bridge learn both MACs, then start from silence. */
-    {
-        g_autoptr(GBytes) la = nt_frame(BCAST, MAC_A, 0x88b5, 0, "learn-a", 60);
-        g_autoptr(GBytes) lb = nt_frame(BCAST, MAC_B, 0x88b5, 0, "learn-b", 60);
-        nt_send(fx->a, la);
-        nt_send(fx->b, lb);
-        nt_drain(fx->a);
-        nt_drain(fx->b);
-    }
+    nt_bridge_two_taps(&fx->a, &fx->b, MAC_A, MAC_B);
     fx->config = vspan_config_parse(config_xml, strlen(config_xml), "vspan.xml", &error);
     g_assert_no_error(error);
     fx->be = vspan_linux_host_new(&error);
@@ -114,15 +100,7 @@ fx_apply_ok(Fx *fx, const char *appliance, const char *direction)
     g_assert_no_error(error);
 }
 
-/* The appliance's side of a tap sink; jumbo-capable like the VM ports. */
-static int
-open_sink(const char *name)
-{
-    int fd = nt_tap_open(name);
-
-    nt_run("ip link set %s mtu 9000 multicast off up", name);
-    return fd;
-}
+#define open_sink nt_sink_open
 
 static char *
 witness(const char *fmt, ...) G_GNUC_PRINTF(1, 2);

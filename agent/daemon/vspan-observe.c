@@ -7,7 +7,6 @@
  * reads back right; and which devices' netlink events concern vspan. */
 
 #include "vspan-agent-priv.h"
-#include "vspan-select.h"
 
 VspanObserved *
 vspan_agent_observe(VspanAgent *agent, const VspanDomain *dom)
@@ -21,38 +20,9 @@ vspan_agent_observe(VspanAgent *agent, const VspanDomain *dom)
     for (guint i = 0; i < dom->ifaces->len; i++) {
         const VspanIface *iface = dom->ifaces->pdata[i];
         g_autoptr(GError) error = NULL;
-        g_autoptr(GPtrArray) copies = NULL;
 
-        if (!iface->target)
-            continue;
-        /* copies() reads nothing for a tap that is gone: no lookup first */
-        copies = host->klass->copies(host, iface->target, &error);
-        if (!copies) {
+        if (iface->target && !vspan_host_observe_tap(host, iface->target, obs, &error))
             g_debug("cannot read the filters of %s: %s", iface->target, error->message);
-            continue;
-        }
-        /* one match-all mirror per hook, its sinks in action order; one
-         * filter per rule that selects */
-        for (VspanHook hook = 0; hook < VSPAN_HOOK_LAST; hook++) {
-            g_autoptr(GPtrArray) sinks = g_ptr_array_new();
-
-            for (guint c = 0; c < copies->len; c++) {
-                const VspanHostCopy *copy = copies->pdata[c];
-                if (copy->hook != hook)
-                    continue;
-                if (copy->handle) {
-                    g_autofree char *hex = vspan_select_to_hex(copy->program);
-                    vspan_observed_add_select(obs, iface->target, hook, copy->handle, copy->sink,
-                                              copy->program ? hex : NULL);
-                } else {
-                    g_ptr_array_add(sinks, copy->sink);
-                }
-            }
-            if (sinks->len == 0)
-                continue;
-            g_ptr_array_add(sinks, NULL);
-            vspan_observed_add_mirror(obs, iface->target, hook, (const char *const *)sinks->pdata);
-        }
     }
     g_hash_table_iter_init(&it, agent->state->appliance_ports);
     while (g_hash_table_iter_next(&it, &k, &v))

@@ -83,6 +83,11 @@ void vspan_host_finish(VspanHost *host);
 void vspan_host_free(VspanHost *host);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VspanHost, vspan_host_free)
 
+/* Add what vspan holds on @tap (its match-all mirrors and its rules that
+ * select) to @obs; a tap that is gone adds nothing. */
+gboolean vspan_host_observe_tap(VspanHost *host, const char *tap, VspanObserved *obs,
+                                GError **error);
+
 /* ---- the Linux host --------------------------------------------------- */
 
 VspanHost *vspan_linux_host_new(GError **error);

@@ -1,0 +1,667 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Rules that select (filter=, sample=) against the real kernel, with a live
+ * tcpdump as the oracle.  Each case runs in a private network namespace
+ * with the two-tap bridge of the netns tier.  A fixed corpus of real
+ * protocol frames (TCP 80/443/22, UDP 53/123, ICMP, IPv6 ND and TCP, ARP,
+ * LLDP, 802.1Q with the tag in metadata, QinQ, priority-tagged, IP
+ * fragments) crosses vnet0 in both directions while `tcpdump -i vnet0
+ * 'EXPR'` runs on it; the frames at the appliance's sink must equal, frame
+ * for frame and byte for byte, what tcpdump captured.  Nothing here counts
+ * frames by hand: tcpdump decides which frames the expression selects.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "netns-util.h"
+#include "vspan-exec.h"
+#include "vspan-link.h"
+#include "vspan-select.h"
+#include "vspan-tc.h"
+
+#define MAC_A "52:54:00:00:00:0a"
+#define MAC_B "52:54:00:00:00:0b"
+
+static const char *config_xml =
+    "<vspan>"
+    "  <appliance name='ids' domain='ids'><sink type='tap' dev='vspan-sink0'/></appliance>"
+    "  <appliance name='ids2' domain='ids2'><sink type='tap' dev='vspan-sink1'/></appliance>"
+    "</vspan>";
+
+typedef struct {
+    int a, b;
+    VspanHost *be;
+    VspanConfig *config;
+} Fx;
+
+static void
+fx_setup(Fx *fx, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+
+    g_assert_true(nt_enter_netns());
+    nt_bridge_two_taps(&fx->a, &fx->b, MAC_A, MAC_B);
+    fx->config = vspan_config_parse(config_xml, strlen(config_xml), "vspan.xml", &error);
+    g_assert_no_error(error);
+    fx->be = vspan_linux_host_new(&error);
+    g_assert_no_error(error);
+}
+
+static void
+fx_teardown(Fx *fx, gconstpointer data)
+{
+    close(fx->a);
+    close(fx->b);
+    vspan_host_free(fx->be);
+    vspan_config_free(fx->config);
+}
+
+/* Plan domain web1 (vnet0) with @rules (<vspan:mirror> elements) and apply
+ * it; returns the plan's first error or the executor's. */
+static char *
+fx_apply(Fx *fx, const char *rules)
+{
+    g_autofree char *xml = g_strdup_printf(
+        "<domain type='qemu'><name>web1</name>"
+        "<uuid>6f1c1c9e-2c1a-4c55-9d1e-0a3c1d2e3f41</uuid>"
+        "<metadata><vspan:domain xmlns:vspan='urn:vspan:domain:1'>%s</vspan:domain></metadata>"
+        "<devices><interface type='bridge'><mac address='" MAC_A "'/>"
+        "<source bridge='br0'/><target dev='vnet0'/><alias name='net0'/></interface>"
+        "</devices></domain>", rules);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VspanDomain) dom = vspan_domain_parse(xml, strlen(xml), "web1.xml", &error);
+    g_autoptr(VspanObserved) obs = vspan_observed_new();
+    g_autoptr(VspanPlan) plan = NULL;
+
+    if (!dom)
+        return g_strdup(error->message);
+    /* observed as vspand observes: what vspan holds on the tap now */
+    g_assert_true(vspan_host_observe_tap(fx->be, "vnet0", obs, NULL));
+    plan = vspan_plan_build(VSPAN_PHASE_START, dom, fx->config, obs);
+    if (plan->errors->len)
+        return g_strdup(plan->errors->pdata[0]);
+    if (!vspan_exec_apply(fx->be, plan, &error))
+        return g_strdup(error->message);
+    return NULL;
+}
+
+static void
+fx_apply_ok(Fx *fx, const char *rules)
+{
+    g_autofree char *err = fx_apply(fx, rules);
+
+    g_assert_null(err);
+}
+
+/* ---- the corpus --------------------------------------------------------- */
+
+typedef struct {
+    GByteArray *b;
+} Pkt;
+
+static void
+put(GByteArray *b, const void *d, gsize n)
+{
+    g_byte_array_append(b, d, n);
+}
+
+static void
+put16(GByteArray *b, guint16 v)
+{
+    guint8 d[2] = { v >> 8, v & 0xff };
+    put(b, d, 2);
+}
+
+static void
+put32(GByteArray *b, guint32 v)
+{
+    put16(b, v >> 16);
+    put16(b, v & 0xffff);
+}
+
+static void
+put_mac(GByteArray *b, gboolean to_b)
+{
+    static const guint8 a[6] = { 0x52, 0x54, 0, 0, 0, 0x0a }, bb[6] = { 0x52, 0x54, 0, 0, 0, 0x0b };
+    put(b, to_b ? bb : a, 6);
+    put(b, to_b ? a : bb, 6);
+}
+
+/* Ethernet header from one guest to the other (A->B when @from_a),
+ * optional tags (TPID, VID pairs, 0-terminated), then @type. */
+static GByteArray *
+eth(gboolean from_a, const guint16 *tags, guint16 type)
+{
+    GByteArray *b = g_byte_array_new();
+
+    put_mac(b, from_a);
+    for (; tags && tags[0]; tags += 2) {
+        put16(b, tags[0]);
+        put16(b, tags[1]);
+    }
+    put16(b, type);
+    return b;
+}
+
+static void
+ipv4(GByteArray *b, gboolean from_a, guint8 proto, guint16 frag, guint16 payload_len)
+{
+    guint8 src[4] = { 10, 0, 0, from_a ? 1 : 2 }, dst[4] = { 10, 0, 0, from_a ? 2 : 1 };
+
+    put16(b, 0x4500);
+    put16(b, 20 + payload_len);
+    put16(b, 0x1234);
+    put16(b, frag);
+    put16(b, 0x4000 | proto);   /* TTL 64 */
+    put16(b, 0);
+    put(b, src, 4);
+    put(b, dst, 4);
+}
+
+static void
+ipv6(GByteArray *b, gboolean from_a, guint8 nh, guint16 payload_len)
+{
+    guint8 src[16] = { 0xfe, 0x80, [15] = from_a ? 1 : 2 }, dst[16] = { 0xfe, 0x80, [15] = from_a ? 2 : 1 };
+
+    put32(b, 0x60000000);
+    put16(b, payload_len);
+    put16(b, nh << 8 | 64);
+    put(b, src, 16);
+    put(b, dst, 16);
+}
+
+static void
+l4(GByteArray *b, guint8 proto, guint16 sport, guint16 dport, const char *label)
+{
+    if (proto == 6) {
+        put16(b, sport);
+        put16(b, dport);
+        put32(b, 1);
+        put32(b, 0);
+        put16(b, 0x5018);
+        put16(b, 512);
+        put32(b, 0);
+    } else if (proto == 17) {
+        put16(b, sport);
+        put16(b, dport);
+        put16(b, 8 + 24);
+        put16(b, 0);
+    } else {
+        put16(b, 0x0800);   /* echo request */
+        put32(b, 0);
+        put16(b, 1);
+    }
+    put(b, label, strlen(label));
+}
+
+static GBytes *
+finish(GByteArray *b, const char *label)
+{
+    /* each frame unique: its label, padded to 24 bytes, at the end */
+    char pad[24] = { 0 };
+
+    g_strlcpy(pad, label, sizeof(pad));
+    put(b, pad, sizeof(pad));
+    while (b->len < 60)
+        put(b, "\0", 1);
+    return g_byte_array_free_to_bytes(b);
+}
+
+static GBytes *
+ip_frame(gboolean from_a, const guint16 *tags, guint8 proto, guint16 sport, guint16 dport,
+         const char *label)
+{
+    GByteArray *b = eth(from_a, tags, 0x0800);
+
+    ipv4(b, from_a, proto, 0, (proto == 6 ? 20 : 8) + 24);
+    l4(b, proto, sport, dport, "");
+    return finish(b, label);
+}
+
+static void
+corpus_side(GPtrArray *out, gboolean from_a)
+{
+    static const guint16 dot1q100[] = { 0x8100, 100, 0 }, dot1q42[] = { 0x8100, 42, 0 };
+    static const guint16 qinq[] = { 0x88a8, 200, 0x8100, 100, 0 }, prio0[] = { 0x8100, 0x6000, 0 };
+    const char *d = from_a ? "a" : "b";
+    char l[24];
+    GByteArray *b;
+
+#define L(s) (g_snprintf(l, sizeof(l), "%s-%s", d, s), l)
+    g_ptr_array_add(out, ip_frame(from_a, NULL, 6, 40000, 80, L("tcp80")));
+    g_ptr_array_add(out, ip_frame(from_a, NULL, 6, 443, 40001, L("tcp443r")));
+    g_ptr_array_add(out, ip_frame(from_a, NULL, 6, 40002, 22, L("tcp22")));
+    g_ptr_array_add(out, ip_frame(from_a, NULL, 17, 40003, 53, L("udp53")));
+    g_ptr_array_add(out, ip_frame(from_a, NULL, 17, 123, 123, L("udp123")));
+    g_ptr_array_add(out, ip_frame(from_a, NULL, 1, 0, 0, L("icmp")));
+    /* 802.1Q: the guest sends the tag in the frame, the kernel moves it to
+     * skb metadata before tc sees the frame */
+    g_ptr_array_add(out, ip_frame(from_a, dot1q100, 17, 40004, 53, L("v100-udp53")));
+    g_ptr_array_add(out, ip_frame(from_a, dot1q100, 6, 40005, 80, L("v100-tcp80")));
+    g_ptr_array_add(out, ip_frame(from_a, dot1q42, 6, 40006, 22, L("v42-tcp22")));
+    /* QinQ: 802.1ad outer tag to metadata, the inner 802.1Q stays in the frame */
+    g_ptr_array_add(out, ip_frame(from_a, qinq, 17, 40007, 53, L("qinq-udp53")));
+    /* priority-tagged: VLAN 0, PCP 3 */
+    g_ptr_array_add(out, ip_frame(from_a, prio0, 6, 40008, 80, L("prio-tcp80")));
+    /* IPv4 fragments of a UDP 53 datagram: the first has the ports, the
+     * second only data */
+    b = eth(from_a, NULL, 0x0800);
+    ipv4(b, from_a, 17, 0x2000, 8 + 24);
+    l4(b, 17, 40009, 53, "");
+    g_ptr_array_add(out, finish(b, L("frag1")));
+    b = eth(from_a, NULL, 0x0800);
+    ipv4(b, from_a, 17, 0x0004, 24);
+    g_ptr_array_add(out, finish(b, L("frag2")));
+    /* IPv6: TCP 443 and a neighbour solicitation (ICMPv6 135) */
+    b = eth(from_a, NULL, 0x86dd);
+    ipv6(b, from_a, 6, 20 + 24);
+    l4(b, 6, 40010, 443, "");
+    g_ptr_array_add(out, finish(b, L("v6-tcp443")));
+    b = eth(from_a, NULL, 0x86dd);
+    ipv6(b, from_a, 58, 24 + 24);
+    put32(b, 0x87000000);       /* type 135, code 0 */
+    put32(b, 0);
+    put(b, (guint8[16]){ 0xfe, 0x80, [15] = 9 }, 16);
+    g_ptr_array_add(out, finish(b, L("v6-ns")));
+    /* ARP request, broadcast */
+    b = g_byte_array_new();
+    put(b, (guint8[6]){ 0xff, 0xff, 0xff, 0xff, 0xff, 0xff }, 6);
+    put(b, (guint8[6]){ 0x52, 0x54, 0, 0, 0, from_a ? 0x0a : 0x0b }, 6);
+    put16(b, 0x0806);
+    put16(b, 1);
+    put16(b, 0x0800);
+    put16(b, 0x0604);
+    put16(b, 1);
+    put(b, (guint8[6]){ 0x52, 0x54, 0, 0, 0, from_a ? 0x0a : 0x0b }, 6);
+    put(b, (guint8[4]){ 10, 0, 0, from_a ? 1 : 2 }, 4);
+    put(b, (guint8[6]){ 0 }, 6);
+    put(b, (guint8[4]){ 10, 0, 0, from_a ? 2 : 1 }, 4);
+    g_ptr_array_add(out, finish(b, L("arp")));
+    /* LLDP: the bridge keeps it, so only vnet0's own guest's reaches the tap */
+    b = g_byte_array_new();
+    put(b, (guint8[6]){ 0x01, 0x80, 0xc2, 0, 0, 0x0e }, 6);
+    put(b, (guint8[6]){ 0x52, 0x54, 0, 0, 0, from_a ? 0x0a : 0x0b }, 6);
+    put16(b, 0x88cc);
+    g_ptr_array_add(out, finish(b, L("lldp")));
+#undef L
+}
+
+/* ---- the oracle: a live tcpdump on the tap ------------------------------ */
+
+typedef struct {
+    GPid pid;
+    char *path;
+} Oracle;
+
+static Oracle *
+oracle_start(const char *dev, const char *expr)
+{
+    Oracle *o = g_new0(Oracle, 1);
+    g_autoptr(GError) error = NULL;
+    char *argv[] = { "tcpdump", "--immediate-mode", "-i", (char *)dev, "-p", "-U", "-n", "-s", "0", "-w", NULL, (char *)expr, NULL };
+    int err_fd;
+    g_autoptr(GString) said = g_string_new(NULL);
+    gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    int fd = g_file_open_tmp("vspan-oracle-XXXXXX.pcap", &o->path, &error);
+
+    g_assert_no_error(error);
+    close(fd);
+    argv[10] = o->path;
+    if (!g_spawn_async_with_pipes(NULL, argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD,
+                                  NULL, NULL, &o->pid, NULL, NULL, &err_fd, &error))
+        g_error("cannot run tcpdump: %s", error->message);
+    /* ready once it says it listens (bounded: a machine that is slow
+     * fails the case with tcpdump's words, never hangs it) */
+    fcntl(err_fd, F_SETFL, O_NONBLOCK);
+    while (!strstr(said->str, "listening on")) {
+        char buf[256];
+        ssize_t n = read(err_fd, buf, sizeof(buf));
+
+        if (n > 0)
+            g_string_append_len(said, buf, n);
+        else if (n == 0)
+            g_error("tcpdump '%s' exited: %s", expr, said->str);
+        else
+            g_usleep(10000);
+        if (g_get_monotonic_time() > deadline)
+            g_error("wait ran out after 10 s: tcpdump '%s' to listen (%s)", expr, said->str);
+    }
+    close(err_fd);
+    return o;
+}
+
+static GPtrArray *
+pcap_read(const char *path)
+{
+    g_autofree guint8 *d = NULL;
+    gsize n = 0, off = 24;
+    GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+
+    g_assert_true(g_file_get_contents(path, (char **)&d, &n, NULL));
+    g_assert_cmpuint(n, >=, 24);
+    g_assert_cmphex(*(guint32 *)d, ==, 0xa1b2c3d4);     /* host order, microseconds */
+    g_assert_cmpuint(*(guint32 *)(d + 20), ==, 1);      /* LINKTYPE_ETHERNET */
+    while (off + 16 <= n) {
+        guint32 incl = *(guint32 *)(d + off + 8);
+        g_assert_cmpuint(off + 16 + incl, <=, n);
+        g_ptr_array_add(out, g_bytes_new(d + off + 16, incl));
+        off += 16 + incl;
+    }
+    return out;
+}
+
+/* Stop tcpdump (SIGINT flushes its file) and return what it captured. */
+static GPtrArray *
+oracle_stop(Oracle *o)
+{
+    GPtrArray *got;
+    int status = 0;
+    int waited = 0;
+
+    kill(o->pid, SIGINT);
+    while (waitpid(o->pid, &status, WNOHANG) == 0) {
+        if (++waited > 500) {       /* 5 s */
+            kill(o->pid, SIGKILL);
+            waitpid(o->pid, &status, 0);
+            g_error("wait ran out after 5 s: tcpdump to stop");
+        }
+        g_usleep(10000);
+    }
+    g_spawn_close_pid(o->pid);
+    got = pcap_read(o->path);
+    unlink(o->path);
+    g_free(o->path);
+    g_free(o);
+    return got;
+}
+
+/* The frame's label ("a-tcp80"), for messages. */
+static char *
+describe(GBytes *f)
+{
+    gsize n;
+    const guint8 *d = g_bytes_get_data(f, &n);
+
+    for (gsize i = n - 2; i-- > 0;)
+        if ((d[i] == 'a' || d[i] == 'b') && d[i + 1] == '-')
+            return g_strndup((const char *)d + i, strnlen((const char *)d + i, n - i));
+    return g_strdup("?");
+}
+
+/* Frame for frame: every frame the oracle saw reached the sink exactly as
+ * often, byte for byte, and nothing else did. */
+static void
+assert_same(const char *what, GPtrArray *oracle, GPtrArray *sink)
+{
+    g_autoptr(GString) diff = g_string_new(NULL);
+
+    for (guint i = 0; i < oracle->len; i++) {
+        guint want = nt_count(oracle, oracle->pdata[i]), got = nt_count(sink, oracle->pdata[i]);
+        if (want != got) {
+            g_autofree char *l = describe(oracle->pdata[i]);
+            g_string_append_printf(diff, " %s(tcpdump %u, sink %u)", l, want, got);
+        }
+    }
+    for (guint i = 0; i < sink->len; i++)
+        if (nt_count(oracle, sink->pdata[i]) == 0) {
+            g_autofree char *l = describe(sink->pdata[i]);
+            g_string_append_printf(diff, " %s(tcpdump 0, sink %u)", l, nt_count(sink, sink->pdata[i]));
+        }
+    if (diff->len)
+        g_error("%s: the sink differs from a live tcpdump:%s", what, diff->str);
+    g_assert_cmpuint(oracle->len, ==, sink->len);
+}
+
+/* Send the corpus both ways across vnet0 (from its guest, and to it). */
+static guint
+send_corpus(Fx *fx)
+{
+    g_autoptr(GPtrArray) from_a = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+    g_autoptr(GPtrArray) from_b = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+
+    corpus_side(from_a, TRUE);
+    corpus_side(from_b, FALSE);
+    for (guint i = 0; i < from_a->len; i++)
+        nt_send(fx->a, from_a->pdata[i]);
+    for (guint i = 0; i < from_b->len; i++)
+        nt_send(fx->b, from_b->pdata[i]);
+    nt_drain(fx->a);
+    nt_drain(fx->b);
+    return from_a->len + from_b->len;
+}
+
+/* ---- cases -------------------------------------------------------------- */
+
+static const char *const expressions[] = {
+    "tcp port 80",
+    "udp port 53",
+    "arp",
+    "icmp",
+    "ip6",
+    "icmp6 and ip6[40] == 135",
+    "vlan 100",
+    "vlan and udp port 53",
+    "not port 22",
+    "tcp port 80 or tcp port 443 or port 53",
+    "ether proto 0x88cc",
+    "ip[6:2] & 0x1fff != 0 or ip[6] & 0x20 != 0",
+    "vlan 0",
+    "ether broadcast",
+    "host 10.0.0.2 and not icmp",
+    "vlan 200 and vlan 100",
+};
+
+static void
+test_filter_equals_tcpdump(Fx *fx, gconstpointer data)
+{
+    int s = -1;
+
+    for (guint i = 0; i < G_N_ELEMENTS(expressions); i++) {
+        const char *expr = expressions[i];
+        g_autofree char *rule = g_markup_printf_escaped("<vspan:mirror appliance='ids' filter='%s'/>", expr);
+        g_autoptr(GPtrArray) oracle = NULL, sink = NULL;
+        Oracle *o;
+        guint sent;
+
+        /* the same rule re-pointed to a new program each round: cls_bpf
+         * replaces it in place */
+        fx_apply_ok(fx, rule);
+        if (s < 0)
+            s = nt_sink_open("vspan-sink0");
+        nt_drain(s);
+        o = oracle_start("vnet0", expr);
+        sent = send_corpus(fx);
+        sink = nt_collect(s, 200);
+        oracle = oracle_stop(o);
+        g_test_message("'%s': tcpdump %u, sink %u of %u frames", expr, oracle->len, sink->len, sent);
+        assert_same(expr, oracle, sink);
+        /* the oracle selects: neither nothing nor everything (where the
+         * expression is meant to pick a part) */
+        g_assert_cmpuint(oracle->len, >, 0);
+        g_assert_cmpuint(oracle->len, <, sent);
+    }
+    close(s);
+}
+
+/* Two appliances with different filters on one NIC, a third gets all. */
+static void
+test_two_appliances(Fx *fx, gconstpointer data)
+{
+    g_autoptr(GPtrArray) o1 = NULL, o2 = NULL, s1f = NULL, s2f = NULL;
+    Oracle *a, *b;
+    int s1, s2;
+
+    fx_apply_ok(fx, "<vspan:mirror appliance='ids' filter='tcp port 80 or tcp port 443'/>"
+                    "<vspan:mirror appliance='ids2' filter='vlan and udp port 53'/>");
+    s1 = nt_sink_open("vspan-sink0");
+    s2 = nt_sink_open("vspan-sink1");
+    a = oracle_start("vnet0", "tcp port 80 or tcp port 443");
+    b = oracle_start("vnet0", "vlan and udp port 53");
+    send_corpus(fx);
+    s1f = nt_collect(s1, 200);
+    s2f = nt_collect(s2, 100);
+    o1 = oracle_stop(a);
+    o2 = oracle_stop(b);
+    assert_same("ids", o1, s1f);
+    assert_same("ids2", o2, s2f);
+    g_assert_cmpuint(o1->len, >, 0);
+    g_assert_cmpuint(o2->len, >, 0);
+    close(s1);
+    close(s2);
+}
+
+/* sample="10": 1 in 10 of 20 000 frames, inside the 99.9 % binomial
+ * interval (2000 +- 3.29 * sqrt(20000 * 0.1 * 0.9) = 1861..2139);
+ * sample="1" copies all. */
+static guint
+send_many(Fx *fx, int s, guint n)
+{
+    guint got = 0;
+
+    for (guint i = 0; i < n; i += 250) {
+        for (guint j = i; j < i + 250 && j < n; j++) {
+            g_autofree char *label = g_strdup_printf("s%u", j);
+            g_autoptr(GBytes) f = ip_frame(TRUE, NULL, 17, 40000, 9, label);
+            nt_send(fx->a, f);
+        }
+        {
+            g_autoptr(GPtrArray) batch = nt_collect(s, 30);
+            got += batch->len;
+        }
+        nt_drain(fx->b);
+    }
+    return got;
+}
+
+static void
+test_sample(Fx *fx, gconstpointer data)
+{
+    int s;
+    guint got;
+
+    fx_apply_ok(fx, "<vspan:mirror appliance='ids' direction='from-vm' sample='10'/>");
+    s = nt_sink_open("vspan-sink0");
+    got = send_many(fx, s, 20000);
+    g_test_message("sample=10: %u of 20000 copied", got);
+    g_assert_cmpuint(got, >=, 1861);
+    g_assert_cmpuint(got, <=, 2139);
+
+    fx_apply_ok(fx, "<vspan:mirror appliance='ids' direction='from-vm' filter='udp' sample='1'/>");
+    got = send_many(fx, s, 2000);
+    g_assert_cmpuint(got, ==, 2000);
+    close(s);
+}
+
+/* The kernel holds what the plan says: tc (iproute2) shows the cls_bpf
+ * filter with vspan's cookie at the select priority, the copies are
+ * counted per rule, and removing the rule restores the tap. */
+static void
+test_witness_and_removal(Fx *fx, gconstpointer data)
+{
+    g_autofree char *tc = NULL, *tc_after = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GPtrArray) copies = NULL;
+    int s;
+
+    fx_apply_ok(fx, "<vspan:mirror appliance='ids' filter='arp'/><vspan:mirror appliance='ids2'/>");
+    g_assert_cmpint(nt_sh(&tc, "tc filter show dev vnet0 ingress"), ==, 0);
+    g_assert_nonnull(strstr(tc, "pref 48898 bpf"));
+    g_assert_nonnull(strstr(tc, "handle 0x1"));
+    g_assert_nonnull(strstr(tc, "bytecode '4,40 0 0 12,21 0 1 2054,6 0 0 262144,6 0 0 0'"));
+    g_assert_nonnull(strstr(tc, "Mirror to device vspan-sink0"));
+    g_assert_nonnull(strstr(tc, "pref 48896 u32") ? "u32" : strstr(tc, "pref 48896 matchall"));
+
+    s = nt_sink_open("vspan-sink0");
+    send_corpus(fx);
+    nt_drain(s);
+    copies = fx->be->klass->copies(fx->be, "vnet0", &error);
+    g_assert_no_error(error);
+    {
+        guint64 arp = 0;
+        for (guint i = 0; i < copies->len; i++) {
+            const VspanHostCopy *c = copies->pdata[i];
+            if (c->handle == 1) {
+                g_assert_cmpstr(c->sink, ==, "vspan-sink0");
+                g_assert_cmpuint(vspan_select_insns(c->program), ==, 4);
+                arp += c->packets;
+            }
+        }
+        /* one ARP each way (the bridge floods B's broadcast to vnet0) */
+        g_assert_cmpuint(arp, ==, 2);
+    }
+
+    /* the filtered rule goes, the match-all one stays */
+    fx_apply_ok(fx, "<vspan:mirror appliance='ids2'/>");
+    g_assert_cmpint(nt_sh(&tc_after, "tc filter show dev vnet0 ingress"), ==, 0);
+    g_assert_null(strstr(tc_after, "bpf"));
+    g_assert_nonnull(strstr(tc_after, "vspan-sink1"));
+    g_assert_true(vspan_linux_host_release(fx->be, "vnet0", &error));
+    g_assert_no_error(error);
+    g_clear_pointer(&tc_after, g_free);
+    g_assert_cmpint(nt_sh(&tc_after, "tc qdisc show dev vnet0 | grep -c clsact || true"), ==, 0);
+    g_assert_cmpstr(tc_after, ==, "0\n");
+    close(s);
+}
+
+/* Bad input: one line each, and nothing changed in the kernel. */
+static void
+test_bad_input(Fx *fx, gconstpointer data)
+{
+    static const struct {
+        const char *rules;
+        const char *error;
+    } cases[] = {
+        { "<vspan:mirror appliance='ids' filter='tcp prot 80'/>",
+          "domain 'web1' line 1: <vspan:mirror appliance=\"ids\">: filter 'tcp prot 80' does not compile: can't parse filter expression: syntax error; write it in tcpdump's syntax (see pcap-filter(7))" },
+        { "<vspan:mirror appliance='ids' filter='port 70000'/>",
+          "domain 'web1' line 1: <vspan:mirror appliance=\"ids\">: filter 'port 70000' does not compile: illegal port number 70000 > 65535; write it in tcpdump's syntax (see pcap-filter(7))" },
+        { "<vspan:mirror appliance='ids' sample='0'/>",
+          "domain 'web1' line 1: <vspan:mirror appliance=\"ids\">: sample 0 is out of range; use 1-2147483647" },
+        { "<vspan:mirror appliance='ids' filter='arp'/><vspan:mirror appliance='ids' filter='udp'/>",
+          "domain 'web1' line 1: <vspan:mirror appliance=\"ids\">: interface 52:54:00:00:00:0a (net0) already has a rule for appliance 'ids' (filter 'arp', domain 'web1' line 1: <vspan:mirror appliance=\"ids\">); merge them into one filter" },
+    };
+    g_autofree char *before = NULL;
+
+    g_assert_cmpint(nt_sh(&before, "tc qdisc show dev vnet0; tc filter show dev vnet0 ingress"), ==, 0);
+    for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *err = fx_apply(fx, cases[i].rules);
+        g_autofree char *after = NULL;
+
+        g_assert_cmpstr(err, ==, cases[i].error);
+        g_assert_cmpint(nt_sh(&after, "tc qdisc show dev vnet0; tc filter show dev vnet0 ingress"), ==, 0);
+        g_assert_cmpstr(after, ==, before);
+    }
+    {
+        /* 2000 characters: refused before libpcap sees it */
+        g_autoptr(GString) f = g_string_new("host 10.0.0.1");
+        g_autofree char *rule = NULL, *err = NULL;
+        while (f->len < 2000)
+            g_string_append(f, " or host 10.0.0.1");
+        rule = g_strdup_printf("<vspan:mirror appliance='ids' filter='%s'/>", f->str);
+        err = fx_apply(fx, rule);
+        g_assert_nonnull(err);
+        g_assert_true(g_str_has_suffix(err, "characters long, more than 1024; shorten it (e.g. use net instead of many hosts)"));
+    }
+}
+
+int
+main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    if (geteuid() != 0) {
+        g_print("1..0 # SKIP the netns tier needs root (CAP_NET_ADMIN, /dev/net/tun)\n");
+        return 0;
+    }
+#define ADD(path, fn) g_test_add("/select/" path, Fx, NULL, fx_setup, fn, fx_teardown)
+    ADD("filter-equals-live-tcpdump", test_filter_equals_tcpdump);
+    ADD("two-appliances-two-filters", test_two_appliances);
+    ADD("sample", test_sample);
+    ADD("witness-and-removal", test_witness_and_removal);
+    ADD("bad-input-changes-nothing", test_bad_input);
+    return g_test_run();
+}
