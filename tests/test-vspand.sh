@@ -62,6 +62,9 @@ check "the start hook mirrored at0" sh -c "tc filter show dev at0 ingress | grep
 # filter deleted behind vspan's back on a managed tap is back within 1 s
 # (tc is the witness; status counts one repair run and one filter restored)
 agent_n() { "$CTL" status --json | sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"; }
+# the start's own tc events (the matchall probe adds and drops a chain)
+# cost one check 100 ms later: count from after it
+sleep 0.4
 c0=$(agent_n checks) r0=$(agent_n repairs)
 for i in $(seq 20); do ip link add "xa$i" type veth peer name "xb$i"; ip link set "xa$i" up; ip link del "xa$i"; done
 sleep 0.5
@@ -113,6 +116,28 @@ check "the mirror's packet counter in metrics equals status's ($pk)" \
     grep -qx "vspan_mirror_packets_total{domain=\"web\",mac=\"52:54:00:00:00:01\",tap=\"at0\",appliance=\"ids\",direction=\"both\"} $pk" "$T/metrics"
 check "metrics show the sink" grep -q '^vspan_sink_up{appliance="ids",type="tap",dev="vspan-at0"} 0$' "$T/metrics"
 
+# a rule that selects: the hook installs one cls_bpf filter with the
+# compiled program; deleted behind vspan's back it is back within 1 s; status
+# names the rule's selection
+ip tuntap add dev af0 mode tap
+ip link set af0 up
+xmlf="<domain><name>webf</name><uuid>7a1c1c9e-2c1a-4c55-9d1e-0a3c1d2e3f43</uuid><metadata><vspan:domain xmlns:vspan='urn:vspan:domain:1'><vspan:mirror appliance='ids' filter='udp port 53' sample='4'/></vspan:domain></metadata><devices><interface type='bridge'><mac address='52:54:00:00:00:03'/><source bridge='br0'/><target dev='af0'/></interface></devices></domain>"
+printf '%s' "$xmlf" | "$BUILD/hooks/vspan-hook" webf start begin -
+tcf=$(tc filter show dev af0 ingress)
+check "the start hook put the rule's cls_bpf filter on af0 (pref 48898, vspan's mirred)" \
+    sh -c "echo '$tcf' | grep -q 'pref 48898 bpf' && echo '$tcf' | grep -q 'Mirror to device vspan-at0'"
+check "no match-all filter on af0: its only rule selects" sh -c "! tc filter show dev af0 ingress | grep -q 'pref 48896'"
+tc filter del dev af0 ingress pref 48898
+back=no
+for _ in $(seq 20); do
+    tc filter show dev af0 ingress | grep -q 'pref 48898 bpf' && { back=yes; break; }
+    sleep 0.05
+done
+check "a rule's filter deleted behind vspan's back is back within 1 s: $back" test "$back" = yes
+check "status --json names the rule's selection" \
+    sh -c "'$CTL' status --json | grep -q '\"tap\":\"af0\",\"appliance\":\"ids\",\"direction\":\"both\",\"filter\":\"udp port 53\",\"sample\":4,'"
+check "status names the rule's selection" sh -c "'$CTL' status | grep -q \"af0 .*\\[filter 'udp port 53', 1 in 4\\]\""
+
 # doctor tells the truth about this kernel: its classifier verdict agrees
 # with the classifier the agent ended up using
 doc=$("$CTL" doctor --config "$T/vspan.xml")
@@ -150,6 +175,7 @@ pid=""
 check "SIGTERM: vspand exits 0" test "$rc" -eq 0
 check "SIGTERM: the socket is removed" test ! -e "$VSPAN_SOCKET"
 check "SIGTERM: the mirrors stay in place" test "$(tc filter show dev at0 ingress; tc filter show dev at0 egress)" = "$before"
+check "SIGTERM: the rule that selects stays in place" sh -c "tc filter show dev af0 ingress | grep -q 'pref 48898 bpf'"
 check "the state file records the domain" grep -q "domain 6f1c1c9e-2c1a-4c55-9d1e-0a3c1d2e3f41" "$T/state/state.ini"
 
 # ---- logging and the node_exporter textfile --------------------------------
@@ -197,6 +223,8 @@ for field in PRIORITY=6 SYSLOG_IDENTIFIER=vspand VSPAN_APPLIANCE=ids VSPAN_DOMAI
     case " $rec " in *" $field "*) ok "the journal record carries $field" ;; *) bad "the journal record lacks $field: $rec" ;; esac
 done
 check "nothing went to stderr while the journal was there" test ! -s "$T/log2"
+check "the restarted vspand found af0's rule in place and did not rewrite it" \
+    test "$(grep -c 'select-set dev=af0' "$T/records")" = 0
 check "the textfile exists, 0644" test "$(stat -c %a "$T/prom/vspan.prom" 2>/dev/null)" = 644
 check "the textfile parses as Prometheus text" python3 "$T/promparse.py" "$T/prom/vspan.prom"
 [ -x "$promtool" ] && check "promtool accepts the textfile" sh -c "test -z \"\$('$promtool' check metrics <'$T/prom/vspan.prom' 2>&1)\""
@@ -224,5 +252,6 @@ check "the last good textfile is still whole" python3 "$T/promparse.py" "$T/prom
 umount "$T/prom"
 kill -TERM "$pid"; wait "$pid"; pid=""
 ip link del at1
+ip link del af0
 
 finish

@@ -19,6 +19,8 @@ typedef struct {
     const VspanDomain *dom;     /* borrowed from agent->records */
     char *mac, *tap, *appliance;
     VspanDirection direction;
+    char *filter;               /* the rule's selection; NULL: every frame */
+    guint sample;
     guint64 packets, bytes, drops;
 } VspanSnapMirror;
 
@@ -34,6 +36,7 @@ vspan_snap_mirror_free(VspanSnapMirror *m)
     g_free(m->mac);
     g_free(m->tap);
     g_free(m->appliance);
+    g_free(m->filter);
     g_free(m);
 }
 
@@ -122,6 +125,8 @@ vspan_snapshot_take(VspanAgent *agent)
             m->tap = g_steal_pointer(&pm->tap);
             m->appliance = g_steal_pointer(&pm->appliance);
             m->direction = pm->direction;
+            m->filter = g_steal_pointer(&pm->filter);
+            m->sample = pm->sample;
             if (m->tap && !(c = g_hash_table_lookup(copies, m->tap))) {
                 c = host->klass->copies(host, m->tap, NULL);
                 if (c)
@@ -177,9 +182,15 @@ vspan_agent_status(VspanAgent *agent, char **text_out)
             const VspanSnapMirror *m = s->mirrors->pdata[k];
             if (!g_str_equal(m->appliance, a->name))
                 continue;
-            g_string_append_printf(text, "  %-14s %-17s %-15s %-9s %12" G_GUINT64_FORMAT " %14" G_GUINT64_FORMAT " %10" G_GUINT64_FORMAT "\n",
+            g_string_append_printf(text, "  %-14s %-17s %-15s %-9s %12" G_GUINT64_FORMAT " %14" G_GUINT64_FORMAT " %10" G_GUINT64_FORMAT,
                                    m->dom->name, m->mac ? m->mac : "-", m->tap ? m->tap : "-",
                                    vspan_direction_to_string(m->direction), m->packets, m->bytes, m->drops);
+            if (m->filter || m->sample) {
+                VspanSelect sel = { m->filter, m->sample };
+                g_autofree char *what = vspan_select_describe(&sel);
+                g_string_append_printf(text, "  [%s]", what);
+            }
+            g_string_append_c(text, '\n');
             n++;
         }
         if (n == 0)
@@ -197,6 +208,10 @@ vspan_agent_status(VspanAgent *agent, char **text_out)
         vspan_json_string(&j, "tap", m->tap);
         vspan_json_string(&j, "appliance", m->appliance);
         vspan_json_string(&j, "direction", vspan_direction_to_string(m->direction));
+        if (m->filter)
+            vspan_json_string(&j, "filter", m->filter);
+        if (m->sample)
+            vspan_json_uint(&j, "sample", m->sample);
         vspan_json_uint(&j, "packets", m->packets);
         vspan_json_uint(&j, "bytes", m->bytes);
         vspan_json_uint(&j, "drops", m->drops);

@@ -46,6 +46,7 @@ vspan_watch_event_dev(struct nlmsghdr *h, char name[IF_NAMESIZE])
         nla_strlcpy(name, tb[IFLA_IFNAME], IF_NAMESIZE);
         return name;
     case RTM_DELTFILTER:
+    case RTM_DELCHAIN:
     case RTM_DELQDISC:
         if (!nlmsg_valid_hdr(h, sizeof(struct tcmsg)))
             return NULL;
@@ -97,6 +98,19 @@ vspan_watch_on_readable(int fd, GIOCondition cond, gpointer data)
  * whose name the callback then checks.  Netlink data is in host byte order
  * while BPF loads are big-endian, hence ntohs/ntohl on the constants.
  */
+/* Every event reaches the callback.  The kernel wants an int-sized
+ * option value even here (optlen 0 is EINVAL) and answers ENOENT when no
+ * program is attached. */
+static void
+vspan_watch_unfilter(VspanWatch *w)
+{
+    int unused = 0;
+
+    if (setsockopt(nl_socket_get_fd(w->sk), SOL_SOCKET, SO_DETACH_FILTER, &unused, sizeof(unused)) < 0 &&
+        errno != ENOENT)
+        g_warning("Cannot detach the rtnetlink event filter: %s", g_strerror(errno));
+}
+
 #define VSPAN_WATCH_FILTER_MAX 1900     /* two instructions each, of BPF_MAXINSNS */
 
 static void
@@ -113,20 +127,22 @@ vspan_watch_filter(VspanWatch *w)
     idx = vspan_agent_watched_ifindexes(w->agent, &all_exist);
     if (idx->len > VSPAN_WATCH_FILTER_MAX) {
         /* too many for one program: every event reaches the callback */
-        setsockopt(fd, SOL_SOCKET, SO_DETACH_FILTER, NULL, 0);
+        vspan_watch_unfilter(w);
         return;
     }
-    /* 0: the type; 1-4: the four kept types jump to 7 (the ifindex test),
-     * a new link to 6 (keep) while a watched name is missing; 5: drop the
-     * rest; 6: keep */
+    /* 0: the type; 1-5: the five kept types jump to 8 (the ifindex test),
+     * a new link to 7 (keep) while a watched name is missing; 6: drop the
+     * rest; 7: keep.  A filter deleted as the last one of its chain is
+     * announced as RTM_DELCHAIN only (kernel 6.18, cls_bpf). */
     INSN(BPF_LD | BPF_H | BPF_ABS, 0, 0, G_STRUCT_OFFSET(struct nlmsghdr, nlmsg_type));
-    INSN(BPF_JMP | BPF_JEQ | BPF_K, all_exist ? 5 : 4, 0, ntohs(RTM_NEWLINK));
-    INSN(BPF_JMP | BPF_JEQ | BPF_K, 4, 0, ntohs(RTM_DELLINK));
-    INSN(BPF_JMP | BPF_JEQ | BPF_K, 3, 0, ntohs(RTM_DELQDISC));
-    INSN(BPF_JMP | BPF_JEQ | BPF_K, 2, 0, ntohs(RTM_DELTFILTER));
+    INSN(BPF_JMP | BPF_JEQ | BPF_K, all_exist ? 6 : 5, 0, ntohs(RTM_NEWLINK));
+    INSN(BPF_JMP | BPF_JEQ | BPF_K, 5, 0, ntohs(RTM_DELLINK));
+    INSN(BPF_JMP | BPF_JEQ | BPF_K, 4, 0, ntohs(RTM_DELQDISC));
+    INSN(BPF_JMP | BPF_JEQ | BPF_K, 3, 0, ntohs(RTM_DELTFILTER));
+    INSN(BPF_JMP | BPF_JEQ | BPF_K, 2, 0, ntohs(RTM_DELCHAIN));
     INSN(BPF_RET | BPF_K, 0, 0, 0);
     INSN(BPF_RET | BPF_K, 0, 0, 0xffffffff);
-    /* 7: the ifindex (ifinfomsg and tcmsg both hold it 4 bytes into the
+    /* 8: the ifindex (ifinfomsg and tcmsg both hold it 4 bytes into the
      * body); then for each watched one: equal -> keep, else try the next */
     INSN(BPF_LD | BPF_W | BPF_ABS, 0, 0, NLMSG_HDRLEN + 4);
     for (guint i = 0; i < idx->len; i++) {
@@ -139,7 +155,7 @@ vspan_watch_filter(VspanWatch *w)
     fprog.filter = (struct sock_filter *)prog->data;
     if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &fprog, sizeof(fprog)) < 0) {
         g_debug("cannot filter rtnetlink events (%s); every event reaches vspand", g_strerror(errno));
-        setsockopt(fd, SOL_SOCKET, SO_DETACH_FILTER, NULL, 0);
+        vspan_watch_unfilter(w);
     }
 }
 
@@ -155,14 +171,19 @@ vspan_watch_refilter_idle(gpointer data)
 
 /* The watched devices changed, or may have new ifindexes (a repair ran).
  * Rebuilding resolves every watched name (one ioctl each): a burst of VM
- * starts shares one rebuild, 200 ms after the first. */
+ * starts shares one rebuild, 200 ms after the first.  Until then the old
+ * program would drop the events of a tap that was just mirrored (a filter
+ * deleted in that window stayed deleted), so the program comes off at
+ * once and every event meets the callback's name check meanwhile. */
 static void
 vspan_watch_refilter(gpointer data)
 {
     VspanWatch *w = data;
 
-    if (!w->refilter)
+    if (!w->refilter) {
+        vspan_watch_unfilter(w);
         w->refilter = g_timeout_add(200, vspan_watch_refilter_idle, w);
+    }
 }
 
 VspanWatch *
