@@ -17,13 +17,16 @@ typedef struct {
     guint handle;
     char *sink;
     GBytes *program;
+    char *ebpf;
 } FakeSelect;
 
 static void
 fake_select_free(FakeSelect *s)
 {
     g_free(s->sink);
-    g_bytes_unref(s->program);
+    if (s->program)
+        g_bytes_unref(s->program);
+    g_free(s->ebpf);
     g_free(s);
 }
 
@@ -116,7 +119,8 @@ fake_copies(VspanHost *h, const char *dev, GError **error)
             c->hook = hook;
             c->sink = g_strdup(fake_link(f, sel->sink) ? sel->sink : "");
             c->handle = sel->handle;
-            c->program = g_bytes_ref(sel->program);
+            c->program = sel->program ? g_bytes_ref(sel->program) : NULL;
+            c->ebpf = g_strdup(sel->ebpf);
             g_ptr_array_add(out, c);
         }
     }
@@ -243,7 +247,7 @@ fake_mirror_del(VspanHost *h, const char *dev, VspanHook hook, GError **error)
 
 static gboolean
 fake_select_set(VspanHost *h, const char *dev, VspanHook hook, guint handle, const char *sink,
-                GBytes *program, GError **error)
+                GBytes *program, const char *ebpf, GError **error)
 {
     FakeHost *f = (FakeHost *)h;
     FakeLink *l = fake_link(f, dev);
@@ -265,9 +269,14 @@ fake_select_set(VspanHost *h, const char *dev, VspanHook hook, guint handle, con
     sel->sink = g_strdup(sink);
     if (sel->program)
         g_bytes_unref(sel->program);
-    sel->program = g_bytes_ref(program);
-    fake_log(f, "select-set %s %s %u %s %zu", dev, vspan_hook_to_string(hook), handle, sink,
-             g_bytes_get_size(program) / 8);
+    sel->program = program ? g_bytes_ref(program) : NULL;
+    g_free(sel->ebpf);
+    sel->ebpf = g_strdup(ebpf);
+    if (ebpf)
+        fake_log(f, "select-set %s %s %u %s program %s", dev, vspan_hook_to_string(hook), handle, sink, ebpf);
+    else
+        fake_log(f, "select-set %s %s %u %s %zu", dev, vspan_hook_to_string(hook), handle, sink,
+                 g_bytes_get_size(program) / 8);
     return TRUE;
 }
 
@@ -287,6 +296,19 @@ fake_select_del(VspanHost *h, const char *dev, VspanHook hook, guint handle, GEr
         i++;
     }
     return TRUE;
+}
+
+/* the fake loads every program (no kernel verifier to refuse one); not
+ * a write to the host, so not logged */
+static void
+fake_programs_sync(VspanHost *h, GPtrArray *defs)
+{
+}
+
+static const char *
+fake_program_error(VspanHost *h, const char *name)
+{
+    return NULL;
 }
 
 static gboolean
@@ -368,6 +390,8 @@ static const VspanHostClass fake_host_class = {
     .mirror_del = fake_mirror_del,
     .select_set = fake_select_set,
     .select_del = fake_select_del,
+    .programs_sync = fake_programs_sync,
+    .program_error = fake_program_error,
     .vf_set = fake_vf_set,
     .vf_reset = fake_vf_reset,
     .link_up = fake_link_up,

@@ -31,6 +31,9 @@ static const char *config_xml =
     "<vspan>"
     "  <appliance name='ids' domain='ids'><sink type='tap' dev='vspan-sink0'/></appliance>"
     "  <appliance name='ids2' domain='ids2'><sink type='tap' dev='vspan-sink1'/></appliance>"
+    "  <program name='head8' builtin='flow-head' packets='8' flows='4096'/>"
+    "  <program name='rate200' builtin='source-rate' pps='200' burst='20'/>"
+    "  <program name='bad' object='" VSPAN_TEST_BPF_BAD "'/>"
     "</vspan>";
 
 typedef struct {
@@ -48,8 +51,12 @@ fx_setup(Fx *fx, gconstpointer data)
     nt_bridge_two_taps(&fx->a, &fx->b, MAC_A, MAC_B);
     fx->config = vspan_config_parse(config_xml, strlen(config_xml), "vspan.xml", &error);
     g_assert_no_error(error);
+    /* the builtin objects of this build; no bpffs here: nothing is pinned */
+    g_setenv("VSPAN_BPF_DIR", VSPAN_TEST_BPF_DIR, TRUE);
+    g_setenv("VSPAN_BPF_PINDIR", "/nonexistent/vspan-test", TRUE);
     fx->be = vspan_linux_host_new(&error);
     g_assert_no_error(error);
+    fx->be->klass->programs_sync(fx->be, fx->config->programs);
 }
 
 static void
@@ -80,8 +87,15 @@ fx_apply(Fx *fx, const char *rules)
 
     if (!dom)
         return g_strdup(error->message);
-    /* observed as vspand observes: what vspan holds on the tap now */
+    /* observed as vspand observes: what vspan holds on the tap now, and
+     * which programs did not load */
     g_assert_true(vspan_host_observe_tap(fx->be, "vnet0", obs, NULL));
+    for (guint i = 0; i < fx->config->programs->len; i++) {
+        const VspanProgramDef *d = fx->config->programs->pdata[i];
+        const char *why = fx->be->klass->program_error(fx->be, d->name);
+        if (why)
+            g_hash_table_replace(obs->program_errors, g_strdup(d->name), g_strdup(why));
+    }
     plan = vspan_plan_build(VSPAN_PHASE_START, dom, fx->config, obs);
     if (plan->errors->len)
         return g_strdup(plan->errors->pdata[0]);
@@ -649,6 +663,171 @@ test_bad_input(Fx *fx, gconstpointer data)
     }
 }
 
+
+/* ---- filter programs (eBPF) ----------------------------------------------- */
+
+/* Read every frame the sink holds now, without waiting. */
+static void
+sink_take(int fd, GPtrArray *into)
+{
+    static guint8 buf[65536];
+    ssize_t n;
+
+    while ((n = read(fd, buf, sizeof(buf))) > 0)
+        g_ptr_array_add(into, g_bytes_new(buf, n));
+}
+
+static guint16
+frame_port(GBytes *f, gboolean dst)
+{
+    gsize n;
+    const guint8 *d = g_bytes_get_data(f, &n);
+
+    /* untagged IPv4, 20-byte header: ports at 34 and 36 */
+    return n >= 38 && d[12] == 0x08 && d[13] == 0x00 ? (d[dst ? 36 : 34] << 8 | d[dst ? 37 : 35]) : 0;
+}
+
+/* flow-head, packets=8: 200 flows of 50 packets (25 each way) -> exactly
+ * 8 copies of each flow, whichever direction they went; frames that are
+ * not IP are all copied. */
+static void
+test_flow_head(Fx *fx, gconstpointer data)
+{
+    g_autoptr(GPtrArray) got = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+    g_autofree guint *per_flow = g_new0(guint, 200);
+    guint nonip = 0, wrong = 0, sink_fd;
+    g_autofree char *tc = NULL;
+
+    fx_apply_ok(fx, "<vspan:mirror appliance='ids' program='head8'/>");
+    g_assert_cmpint(nt_sh(&tc, "tc filter show dev vnet0 ingress"), ==, 0);
+    g_assert_nonnull(strstr(tc, "pref 48898 bpf"));
+    g_assert_nonnull(strstr(tc, "head8"));
+    sink_fd = nt_sink_open("vspan-sink0");
+    for (guint i = 0; i < 200; i++) {
+        for (guint k = 0; k < 25; k++) {
+            g_autoptr(GBytes) q = ip_frame(TRUE, NULL, 17, 20000 + i, 53, "q");
+            g_autoptr(GBytes) r = ip_frame(FALSE, NULL, 17, 53, 20000 + i, "r");
+            nt_send(fx->a, q);
+            nt_send(fx->b, r);
+        }
+        if (i % 4 == 3) {
+            sink_take(sink_fd, got);
+            nt_drain(fx->a);
+            nt_drain(fx->b);
+        }
+    }
+    for (guint k = 0; k < 10; k++) {
+        g_autoptr(GBytes) f = nt_frame("ff:ff:ff:ff:ff:ff", MAC_A, 0x88b5, 0, "non-ip", 60);
+        nt_send(fx->a, f);
+    }
+    g_ptr_array_extend_and_steal(got, nt_collect(sink_fd, 200));
+    for (guint i = 0; i < got->len; i++) {
+        guint16 sp = frame_port(got->pdata[i], FALSE), dp = frame_port(got->pdata[i], TRUE);
+        guint16 p = sp == 53 ? dp : sp;
+
+        if (sp == 0 && dp == 0)
+            nonip++;
+        else if (p >= 20000 && p < 20200)
+            per_flow[p - 20000]++;
+    }
+    for (guint i = 0; i < 200; i++)
+        wrong += per_flow[i] != 8;
+    g_test_message("flow-head: %u copies of 10000 flow packets; flows not at exactly 8: %u; non-IP %u/10",
+                   got->len - nonip, wrong, nonip);
+    g_assert_cmpuint(wrong, ==, 0);
+    g_assert_cmpuint(nonip, ==, 10);
+    close(sink_fd);
+}
+
+/* source-rate, pps=200 burst=20: a source sending over 10x that is held
+ * to the rate (+- 10 %); a quiet source beside it loses nothing. */
+static void
+test_source_rate(Fx *fx, gconstpointer data)
+{
+    g_autoptr(GPtrArray) got = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+    guint sent_loud = 0, sent_quiet = 0, from_loud = 0, from_quiet = 0;
+    gint64 t0, t1;
+    double expected;
+    int sink_fd;
+
+    fx_apply_ok(fx, "<vspan:mirror appliance='ids' program='rate200'/>");
+    sink_fd = nt_sink_open("vspan-sink0");
+    t0 = g_get_monotonic_time();
+    /* ~2 s: 10 frames a millisecond from A (as fast as the taps take them,
+     * over 2000 pps here), one every 20 ms from B */
+    for (guint ms = 0; ms < 2000; ms++) {
+        gint64 due = t0 + (gint64)ms * 1000;
+
+        while (g_get_monotonic_time() < due)
+            g_usleep(200);
+        for (guint k = 0; k < 10; k++, sent_loud++) {
+            g_autoptr(GBytes) f = ip_frame(TRUE, NULL, 17, 30000, 9, "loud");
+            nt_send(fx->a, f);
+        }
+        if (ms % 20 == 0) {
+            g_autoptr(GBytes) f = ip_frame(FALSE, NULL, 17, 30001, 9, "quiet");
+            nt_send(fx->b, f);
+            sent_quiet++;
+        }
+        if (ms % 25 == 0) {
+            sink_take(sink_fd, got);
+            nt_drain(fx->a);
+            nt_drain(fx->b);
+        }
+    }
+    t1 = g_get_monotonic_time();
+    g_ptr_array_extend_and_steal(got, nt_collect(sink_fd, 200));
+    for (guint i = 0; i < got->len; i++) {
+        guint16 sp = frame_port(got->pdata[i], FALSE);
+        from_loud += sp == 30000;
+        from_quiet += sp == 30001;
+    }
+    /* the bucket starts full (20) and refills at 200/s */
+    expected = 20 + 200.0 * (t1 - t0) / G_USEC_PER_SEC;
+    g_test_message("source-rate: loud source sent %u in %.2f s, %u copied (%.0f expected); quiet %u of %u",
+                   sent_loud, (t1 - t0) / 1e6, from_loud, expected, from_quiet, sent_quiet);
+    g_assert_cmpfloat(sent_loud / ((t1 - t0) / 1e6), >=, 10 * 200);
+    g_assert_cmpfloat(from_loud, >=, 0.9 * expected);
+    g_assert_cmpfloat(from_loud, <=, 1.1 * expected);
+    g_assert_cmpuint(from_quiet, ==, sent_quiet);
+    close(sink_fd);
+}
+
+/* A program the verifier refuses refuses only the rules naming it, with
+ * the verifier's last line; other programs, rules and the kernel state are
+ * untouched.  Unknown programs, and object= in a tenant's annotation, are
+ * refused too. */
+static void
+test_program_errors(Fx *fx, gconstpointer data)
+{
+    const char *why = fx->be->klass->program_error(fx->be, "bad");
+    g_autofree char *before = NULL, *after = NULL, *err = NULL, *expected = NULL;
+
+    g_assert_nonnull(why);
+    g_test_message("the verifier said: %s", why);
+    g_assert_true(g_str_has_prefix(why, "the kernel refused it: "));
+    g_assert_null(strchr(why, '\n'));
+    g_assert_null(fx->be->klass->program_error(fx->be, "head8"));
+
+    g_assert_cmpint(nt_sh(&before, "tc qdisc show dev vnet0; tc filter show dev vnet0 ingress"), ==, 0);
+    err = fx_apply(fx, "<vspan:mirror appliance='ids' program='bad'/>");
+    expected = g_strdup_printf("domain 'web1' line 1: <vspan:mirror appliance=\"ids\">: program 'bad' did not load: %s; rules naming it are refused until the host admin fixes it", why);
+    g_assert_cmpstr(err, ==, expected);
+    g_clear_pointer(&err, g_free);
+    err = fx_apply(fx, "<vspan:mirror appliance='ids' program='nope'/>");
+    g_assert_cmpstr(err, ==, "domain 'web1' line 1: <vspan:mirror appliance=\"ids\">: no program named 'nope' in vspan.xml (known: head8, rate200, bad); fix the name or ask the host admin to define it");
+    g_clear_pointer(&err, g_free);
+    err = fx_apply(fx, "<vspan:mirror appliance='ids' object='/tmp/x.o'/>");
+    g_assert_cmpstr(err, ==, "domain 'web1' line 1: <vspan:mirror appliance=\"ids\">: unknown attribute 'object'; allowed: appliance, mac, alias, direction, filter, sample, program");
+    g_clear_pointer(&err, g_free);
+    err = fx_apply(fx, "<vspan:mirror appliance='ids' program='head8' filter='arp'/>");
+    g_assert_cmpstr(err, ==, "domain 'web1' line 1: <vspan:mirror appliance=\"ids\">: program selects on its own; give program, or filter and sample, not both");
+    g_assert_cmpint(nt_sh(&after, "tc qdisc show dev vnet0; tc filter show dev vnet0 ingress"), ==, 0);
+    g_assert_cmpstr(after, ==, before);
+    /* the good program still attaches */
+    fx_apply_ok(fx, "<vspan:mirror appliance='ids' program='head8'/><vspan:mirror appliance='ids2' filter='arp'/>");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -663,5 +842,8 @@ main(int argc, char **argv)
     ADD("sample", test_sample);
     ADD("witness-and-removal", test_witness_and_removal);
     ADD("bad-input-changes-nothing", test_bad_input);
+    ADD("program-flow-head", test_flow_head);
+    ADD("program-source-rate", test_source_rate);
+    ADD("program-errors", test_program_errors);
     return g_test_run();
 }

@@ -31,6 +31,17 @@ vspan_bridge_policy_free(VspanBridgePolicy *p)
 }
 
 static void
+vspan_program_def_free(VspanProgramDef *d)
+{
+    if (!d)
+        return;
+    g_free(d->name);
+    g_free(d->object);
+    g_free(d->section);
+    g_free(d);
+}
+
+static void
 vspan_pool_pf_free(VspanPoolPf *pf)
 {
     if (!pf)
@@ -61,6 +72,7 @@ vspan_config_new_empty(const char *path)
     config->appliances = g_ptr_array_new_with_free_func((GDestroyNotify)vspan_appliance_free);
     config->bridge_policies = g_ptr_array_new_with_free_func((GDestroyNotify)vspan_bridge_policy_free);
     config->pools = g_ptr_array_new_with_free_func((GDestroyNotify)vspan_pool_free);
+    config->programs = g_ptr_array_new_with_free_func((GDestroyNotify)vspan_program_def_free);
     config->on_agent_unavailable = VSPAN_AGENT_UNAVAILABLE_REFUSE;
     config->metrics_interval = VSPAN_METRICS_DEFAULT_INTERVAL;
     return config;
@@ -76,6 +88,7 @@ vspan_config_free(VspanConfig *config)
     g_ptr_array_unref(config->appliances);
     g_ptr_array_unref(config->bridge_policies);
     g_ptr_array_unref(config->pools);
+    g_ptr_array_unref(config->programs);
     g_free(config);
 }
 
@@ -254,10 +267,106 @@ vspan_config_parse_appliance(VspanConfig *config, const xmlNode *node, GError **
     return TRUE;
 }
 
+
+static gboolean
+vspan_config_parse_program(VspanConfig *config, const xmlNode *node, GError **error)
+{
+    static const char *const attrs[] = {
+        "name", "builtin", "object", "section", "packets", "bytes", "flows", "pps", "burst", NULL,
+    };
+    g_autofree char *where = vspan_xml_where(config->path, node);
+    g_autofree char *builtin = vspan_xml_prop(node, "builtin");
+    g_autofree char *object = vspan_xml_prop(node, "object");
+    g_autoptr(GString) given = g_string_new(NULL);
+    VspanProgramDef *d = g_new0(VspanProgramDef, 1);
+    gboolean has_packets = FALSE, has_bytes = FALSE, has_pps = FALSE, has_burst = FALSE, has_flows = FALSE;
+    const char *const *allowed;
+    static const char *const object_params[] = { "section", NULL };
+    static const char *const flow_params[] = { "packets", "bytes", "flows", NULL };
+    static const char *const rate_params[] = { "pps", "burst", NULL };
+
+    d->line = xmlGetLineNo(node);
+    g_ptr_array_add(config->programs, d);
+    if (!vspan_xml_check_attrs(node, attrs, where, error) ||
+        !vspan_xml_check_children(node, (const char *const[]){ NULL }, where, error) ||
+        !vspan_xml_prop_required(node, "name", &d->name, where, error))
+        return FALSE;
+    for (guint i = 0; i + 1 < config->programs->len; i++) {
+        const VspanProgramDef *o = config->programs->pdata[i];
+        if (g_str_equal(o->name, d->name)) {
+            g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                        "%s: a program named '%s' is already defined at line %ld; give each <program> its own name",
+                        where, d->name, o->line);
+            return FALSE;
+        }
+    }
+    if (!builtin == !object) {
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                    "%s: give builtin (flow-head or source-rate) or object (an eBPF object file), exactly one",
+                    where);
+        return FALSE;
+    }
+    if (object) {
+        if (!g_path_is_absolute(object)) {
+            g_autofree char *clean = vspan_str_clean(object);
+            g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                        "%s: object '%s' is not an absolute path; give the full path of the .o file", where, clean);
+            return FALSE;
+        }
+        d->kind = VSPAN_PROGRAM_OBJECT;
+        d->object = g_steal_pointer(&object);
+        d->section = vspan_xml_prop(node, "section");
+        allowed = object_params;
+    } else if (g_str_equal(builtin, "flow-head")) {
+        d->kind = VSPAN_PROGRAM_FLOW_HEAD;
+        allowed = flow_params;
+    } else if (g_str_equal(builtin, "source-rate")) {
+        d->kind = VSPAN_PROGRAM_SOURCE_RATE;
+        allowed = rate_params;
+    } else {
+        g_autofree char *clean = vspan_str_clean(builtin);
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                    "%s: builtin '%s' is not a vspan program; use flow-head or source-rate", where, clean);
+        return FALSE;
+    }
+    /* each kind takes only its own parameters */
+    for (guint i = 4; attrs[i]; i++) {
+        g_autofree char *v = vspan_xml_prop(node, attrs[i]);
+        if (v && !g_strv_contains(allowed, attrs[i])) {
+            g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                        "%s: %s does not apply to this program; it takes: %s", where, attrs[i],
+                        d->kind == VSPAN_PROGRAM_OBJECT ? "section" :
+                        d->kind == VSPAN_PROGRAM_FLOW_HEAD ? "packets, bytes, flows" : "pps, burst");
+            return FALSE;
+        }
+    }
+    if (!vspan_xml_prop_uint(node, "packets", 1, G_MAXINT32, &d->packets, &has_packets, where, error) ||
+        !vspan_xml_prop_uint(node, "bytes", 1, G_MAXINT32, &d->bytes, &has_bytes, where, error) ||
+        !vspan_xml_prop_uint(node, "flows", 16, 16777216, &d->flows, &has_flows, where, error) ||
+        !vspan_xml_prop_uint(node, "pps", 1, 100000000, &d->pps, &has_pps, where, error) ||
+        !vspan_xml_prop_uint(node, "burst", 1, 100000000, &d->burst, &has_burst, where, error))
+        return FALSE;
+    if (d->kind == VSPAN_PROGRAM_FLOW_HEAD && !has_packets && !has_bytes) {
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                    "%s: flow-head needs packets or bytes (how much of each flow to copy)", where);
+        return FALSE;
+    }
+    if (d->kind == VSPAN_PROGRAM_SOURCE_RATE && !has_pps) {
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                    "%s: source-rate needs pps (packets a second per source)", where);
+        return FALSE;
+    }
+    if (!has_flows)
+        d->flows = VSPAN_PROGRAM_DEFAULT_FLOWS;
+    if (!has_burst)
+        d->burst = d->pps;
+    return TRUE;
+}
+
 static gboolean
 vspan_config_parse_mirror(VspanConfig *config, const xmlNode *node, GError **error)
 {
-    static const char *const attrs[] = { "bridge", "appliance", "direction", "filter", "sample", NULL };
+    static const char *const attrs[] = { "bridge", "appliance", "direction", "filter", "sample", "program", NULL };
     static const char *const children[] = { NULL };
     g_autofree char *where = vspan_xml_where(config->path, node);
     g_autofree char *bridge = NULL;
@@ -495,7 +604,7 @@ vspan_config_parse_metrics(VspanConfig *config, const xmlNode *node, GError **er
 VspanConfig *
 vspan_config_parse(const char *buf, gsize len, const char *path, GError **error)
 {
-    static const char *const children[] = { "appliance", "mirror", "pool", "hook", "metrics", NULL };
+    static const char *const children[] = { "appliance", "mirror", "pool", "hook", "metrics", "program", NULL };
     g_autoptr(VspanConfig) config = vspan_config_new_empty(path);
     g_autoptr(xmlDoc) doc = NULL;
     g_autofree char *where = NULL;
@@ -518,10 +627,14 @@ vspan_config_parse(const char *buf, gsize len, const char *path, GError **error)
         !vspan_xml_check_children(root, children, where, error))
         return NULL;
 
-    /* Appliances first, so <mirror> may appear anywhere in the file. */
+    /* Appliances and programs first, so <mirror> may appear anywhere in the file. */
     for (xmlNode *c = root->children; c; c = c->next)
         if (c->type == XML_ELEMENT_NODE && g_str_equal(c->name, "appliance") &&
             !vspan_config_parse_appliance(config, c, error))
+            return NULL;
+    for (xmlNode *c = root->children; c; c = c->next)
+        if (c->type == XML_ELEMENT_NODE && g_str_equal(c->name, "program") &&
+            !vspan_config_parse_program(config, c, error))
             return NULL;
     for (xmlNode *c = root->children; c; c = c->next) {
         if (c->type != XML_ELEMENT_NODE)
@@ -569,6 +682,30 @@ vspan_config_load(const char *path, GError **error)
     if (!vspan_file_read(path, &buf, &len, error))
         return NULL;
     return vspan_config_parse(buf, len, path, error);
+}
+
+char *
+vspan_config_program_names(const VspanConfig *config)
+{
+    g_autoptr(GString) s = g_string_new(NULL);
+
+    for (guint i = 0; i < config->programs->len; i++)
+        g_string_append_printf(s, "%s%s", i ? ", " : "",
+                               ((const VspanProgramDef *)config->programs->pdata[i])->name);
+    if (s->len == 0)
+        g_string_append(s, "none");
+    return g_string_free(g_steal_pointer(&s), FALSE);
+}
+
+const VspanProgramDef *
+vspan_config_find_program(const VspanConfig *config, const char *name)
+{
+    for (guint i = 0; name && i < config->programs->len; i++) {
+        const VspanProgramDef *d = config->programs->pdata[i];
+        if (g_str_equal(d->name, name))
+            return d;
+    }
+    return NULL;
 }
 
 const VspanAppliance *

@@ -34,6 +34,25 @@ typedef struct {
     long line;
 } VspanBridgePolicy;
 
+/* <program>: a filter program the host admin defines (wave 2). */
+typedef enum {
+    VSPAN_PROGRAM_OBJECT,       /* object= an eBPF object the admin built */
+    VSPAN_PROGRAM_FLOW_HEAD,    /* builtin="flow-head" */
+    VSPAN_PROGRAM_SOURCE_RATE,  /* builtin="source-rate" */
+} VspanProgramKind;
+
+typedef struct {
+    char *name;
+    VspanProgramKind kind;
+    char *object;               /* OBJECT: absolute path */
+    char *section;              /* OBJECT: ELF section of the program, NULL: the first */
+    guint packets, bytes, flows;        /* FLOW_HEAD (0: no limit); flows: LRU size */
+    guint pps, burst;           /* SOURCE_RATE */
+    long line;
+} VspanProgramDef;
+
+#define VSPAN_PROGRAM_DEFAULT_FLOWS 65536
+
 typedef struct {
     char *dev;
     VspanRangeSet *vfs;     /* the VF indexes of this PF in the pool */
@@ -53,6 +72,7 @@ typedef struct {
     GPtrArray *appliances;          /* of VspanAppliance, config order */
     GPtrArray *bridge_policies;     /* of VspanBridgePolicy */
     GPtrArray *pools;               /* of VspanPool */
+    GPtrArray *programs;            /* of VspanProgramDef */
     VspanAgentUnavailable on_agent_unavailable;
     char *metrics_textfile;         /* <metrics textfile>, optional */
     guint metrics_interval;         /* seconds */
@@ -70,6 +90,9 @@ const VspanAppliance *vspan_config_find_appliance(const VspanConfig *config, con
 gboolean vspan_config_is_appliance_domain(const VspanConfig *config, const char *domain_name);
 /* The appliance whose sink device is @dev, if any. */
 const VspanAppliance *vspan_config_find_sink_dev(const VspanConfig *config, const char *dev);
+const VspanProgramDef *vspan_config_find_program(const VspanConfig *config, const char *name);
+/* Comma-separated program names ("none"), for "known: ..." hints. */
+char *vspan_config_program_names(const VspanConfig *config);
 const VspanPool *vspan_config_find_pool_by_network(const VspanConfig *config, const char *network);
 /* The pool holding VF @vf of PF @pf. */
 const VspanPool *vspan_config_find_pool_by_vf(const VspanConfig *config, const char *pf, guint vf);

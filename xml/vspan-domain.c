@@ -245,7 +245,7 @@ static const char *const link_values[] = { "auto", "enable", "disable", NULL };
 static gboolean
 vspan_annotation_parse_mirror(VspanDomain *dom, const xmlNode *node, GError **error)
 {
-    static const char *const attrs[] = { "appliance", "mac", "alias", "direction", "filter", "sample", NULL };
+    static const char *const attrs[] = { "appliance", "mac", "alias", "direction", "filter", "sample", "program", NULL };
     VspanMirrorReq *m = g_new0(VspanMirrorReq, 1);
     int direction = VSPAN_DIRECTION_BOTH;
 

@@ -21,6 +21,7 @@ vspan_observed_select_free(VspanObservedSelect *o)
     g_free(o->dev);
     g_free(o->sink);
     g_free(o->program);
+    g_free(o->ebpf);
     g_free(o);
 }
 
@@ -52,6 +53,7 @@ vspan_observed_new(void)
     obs->mirrors = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                          (GDestroyNotify)vspan_observed_mirror_free);
     obs->selects = g_ptr_array_new_with_free_func((GDestroyNotify)vspan_observed_select_free);
+    obs->program_errors = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     obs->vfs = g_ptr_array_new_with_free_func((GDestroyNotify)vspan_observed_vf_free);
     obs->appliance_ports = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     obs->pool_free = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
@@ -66,6 +68,7 @@ vspan_observed_free(VspanObserved *obs)
         return;
     g_hash_table_unref(obs->mirrors);
     g_ptr_array_unref(obs->selects);
+    g_hash_table_unref(obs->program_errors);
     g_ptr_array_unref(obs->vfs);
     g_hash_table_unref(obs->appliance_ports);
     g_hash_table_unref(obs->pool_free);
@@ -96,7 +99,7 @@ vspan_observed_find_mirror(const VspanObserved *obs, const char *dev, VspanHook 
 
 void
 vspan_observed_add_select(VspanObserved *obs, const char *dev, VspanHook hook, guint handle,
-                          const char *sink, const char *program_hex)
+                          const char *sink, const char *program_hex, const char *ebpf)
 {
     VspanObservedSelect *o = g_new0(VspanObservedSelect, 1);
 
@@ -105,6 +108,7 @@ vspan_observed_add_select(VspanObserved *obs, const char *dev, VspanHook hook, g
     o->handle = handle;
     o->sink = g_strdup(sink ? sink : "");
     o->program = g_strdup(program_hex);
+    o->ebpf = g_strdup(ebpf);
     g_ptr_array_add(obs->selects, o);
 }
 
@@ -220,7 +224,7 @@ vspan_observed_parse(const char *buf, gsize len, const char *name, GError **erro
             list = sinks && *sinks ? g_strsplit(sinks, ",", -1) : g_new0(char *, 1);
             vspan_observed_add_mirror(obs, dev, hook, (const char *const *)list);
         } else if (g_str_equal(c->name, "select")) {
-            g_autofree char *dev = NULL, *sink = NULL, *program = NULL;
+            g_autofree char *dev = NULL, *sink = NULL, *program = NULL, *ebpf = NULL;
             int hook = 0;
             guint handle = 0;
 
@@ -231,7 +235,15 @@ vspan_observed_parse(const char *buf, gsize len, const char *name, GError **erro
                 !vspan_xml_prop_required(c, "sink", &sink, where, error))
                 return NULL;
             program = vspan_xml_prop(c, "program");
-            vspan_observed_add_select(obs, dev, hook, handle, sink, program);
+            ebpf = vspan_xml_prop(c, "ebpf");
+            vspan_observed_add_select(obs, dev, hook, handle, sink, program, ebpf);
+        } else if (g_str_equal(c->name, "program-error")) {
+            g_autofree char *pname = NULL, *perr = NULL;
+
+            if (!vspan_xml_prop_required(c, "name", &pname, where, error) ||
+                !vspan_xml_prop_required(c, "error", &perr, where, error))
+                return NULL;
+            g_hash_table_replace(obs->program_errors, g_steal_pointer(&pname), g_steal_pointer(&perr));
         } else if (g_str_equal(c->name, "vf")) {
             g_autofree char *pci = NULL, *pf = NULL;
             VspanPciAddr addr;
@@ -274,7 +286,7 @@ vspan_observed_parse(const char *buf, gsize len, const char *name, GError **erro
             vspan_observed_add_lease(obs, pf, vf, uuid);
         } else {
             g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
-                        "%s: unknown element; use mirror, select, vf, appliance-port, pool or lease", where);
+                        "%s: unknown element; use mirror, select, program-error, vf, appliance-port, pool or lease", where);
             return NULL;
         }
     }

@@ -14,6 +14,8 @@
  *   <observed classifier="u32">
  *     <mirror dev="vnet0" hook="ingress" sinks="vspan-ids-a"/>
  *     <select dev="vnet0" hook="ingress" handle="2" sink="vspan-ids-b" program="HEX"/>
+ *     <select dev="vnet0" hook="egress" handle="3" sink="eno3" ebpf="flow-head"/>
+ *     <program-error name="bad" error="the kernel refused it: ..."/>
  *     <vf pci="0000:3b:02.1" pf="ens2f0" vf="1"/>
  *     <appliance-port appliance="ids-b" dev="vnet7"/>
  *     <pool name="x710" free="0"/>
@@ -35,6 +37,7 @@ typedef struct {
     guint handle;
     char *sink;         /* "" when its ifindex is gone */
     char *program;      /* hex of its classic BPF program; NULL when not known */
+    char *ebpf;         /* the <program> it runs (eBPF); NULL when none or unknown */
 } VspanObservedSelect;
 
 /* sysfs: PCI address -> PF netdev + VF index. */
@@ -54,6 +57,7 @@ typedef struct {
     VspanClassifier classifier;
     GHashTable *mirrors;            /* "dev/hook" -> VspanObservedMirror */
     GPtrArray *selects;             /* of VspanObservedSelect */
+    GHashTable *program_errors;     /* <program> name -> why it did not load */
     gboolean vf_map_known;          /* FALSE: PCI addresses cannot be resolved (offline) */
     GPtrArray *vfs;                 /* of VspanObservedVf */
     GHashTable *appliance_ports;    /* appliance name -> tap of its interface sink */
@@ -73,7 +77,7 @@ void vspan_observed_add_mirror(VspanObserved *obs, const char *dev, VspanHook ho
 const VspanObservedMirror *vspan_observed_find_mirror(const VspanObserved *obs, const char *dev,
                                                       VspanHook hook);
 void vspan_observed_add_select(VspanObserved *obs, const char *dev, VspanHook hook, guint handle,
-                               const char *sink, const char *program_hex);
+                               const char *sink, const char *program_hex, const char *ebpf);
 /* The selective filters of @dev (borrowed), in the order observed. */
 GPtrArray *vspan_observed_find_selects(const VspanObserved *obs, const char *dev);
 void vspan_observed_add_vf(VspanObserved *obs, const VspanPciAddr *pci, const char *pf, guint vf);

@@ -349,6 +349,7 @@ void
 vspan_select_clear(VspanSelect *sel)
 {
     g_clear_pointer(&sel->filter, g_free);
+    g_clear_pointer(&sel->program, g_free);
     sel->sample = 0;
 }
 
@@ -380,6 +381,19 @@ vspan_xml_parse_select(const xmlNode *node, VspanSelect *sel, const char *where,
     }
     if (!vspan_xml_prop_uint(node, "sample", 1, VSPAN_SAMPLE_MAX, &sel->sample, NULL, where, error))
         return FALSE;
+    sel->program = vspan_xml_prop(node, "program");
+    if (sel->program && (filter || sel->sample)) {
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                    "%s: program selects on its own; give program, or filter and sample, not both", where);
+        g_clear_pointer(&sel->program, g_free);
+        return FALSE;
+    }
+    if (sel->program && !*sel->program) {
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                    "%s: program is empty; name a <program> of the host config", where);
+        g_clear_pointer(&sel->program, g_free);
+        return FALSE;
+    }
     sel->filter = g_steal_pointer(&filter);
     return TRUE;
 }
@@ -387,13 +401,14 @@ vspan_xml_parse_select(const xmlNode *node, VspanSelect *sel, const char *where,
 gboolean
 vspan_select_is_all(const VspanSelect *sel)
 {
-    return !sel->filter && sel->sample <= 1;
+    return !sel->filter && !sel->program && sel->sample <= 1;
 }
 
 gboolean
 vspan_select_equal(const VspanSelect *a, const VspanSelect *b)
 {
-    return g_strcmp0(a->filter, b->filter) == 0 && MAX(a->sample, 1u) == MAX(b->sample, 1u);
+    return g_strcmp0(a->filter, b->filter) == 0 && g_strcmp0(a->program, b->program) == 0 &&
+           MAX(a->sample, 1u) == MAX(b->sample, 1u);
 }
 
 char *
@@ -401,6 +416,8 @@ vspan_select_describe(const VspanSelect *sel)
 {
     g_autoptr(GString) s = g_string_new(NULL);
 
+    if (sel->program)
+        g_string_append_printf(s, "program '%s'", sel->program);
     if (sel->filter)
         g_string_append_printf(s, "filter '%s'", sel->filter);
     if (sel->sample > 1)

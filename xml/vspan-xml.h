@@ -60,10 +60,11 @@ gboolean vspan_xml_prop_enum(const xmlNode *node, const char *name,
 typedef struct {
     char *filter;       /* libpcap expression; NULL: every frame */
     guint sample;       /* 0 or 1: every selected frame; N: 1 in N */
+    char *program;      /* a <program> of the host config (eBPF), or NULL */
 } VspanSelect;
 
 void vspan_select_clear(VspanSelect *sel);
-/* filter= and sample= of @node */
+/* filter=, sample= and program= of @node */
 gboolean vspan_xml_parse_select(const xmlNode *node, VspanSelect *sel, const char *where,
                                 GError **error);
 /* Selects every frame: the match-all path (matchall or u32) serves it. */

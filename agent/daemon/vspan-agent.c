@@ -99,6 +99,9 @@ vspan_agent_sink_dev(VspanAgent *agent, const VspanAppliance *a)
 void
 vspan_agent_ensure_sinks(VspanAgent *agent)
 {
+    /* the filter programs of the config, loaded (or taken back from their
+     * pins) before any rule needs them */
+    agent->host->klass->programs_sync(agent->host, agent->config->programs);
     /* An appliance attaches to its tap sink as <target dev managed='no'>,
      * which libvirt requires to exist: create vspan's own sinks up front. */
     for (guint i = 0; i < agent->config->appliances->len; i++) {

@@ -46,6 +46,7 @@ void vspan_agent_on_watch_changed(VspanAgent *agent, VspanAgentFunc func, gpoint
 gboolean vspan_agent_reload_config(VspanAgent *agent, GError **error);
 
 /* Create every tap and vxlan sink of the config (start-up, reload). */
+/* The config's tap and vxlan sinks, and its filter programs. */
 void vspan_agent_ensure_sinks(VspanAgent *agent);
 
 /* Bring pool PFs up and enable their VFs where none are (start-up, reload). */

@@ -27,6 +27,12 @@ vspan_agent_observe(VspanAgent *agent, const VspanDomain *dom)
     g_hash_table_iter_init(&it, agent->state->appliance_ports);
     while (g_hash_table_iter_next(&it, &k, &v))
         g_hash_table_replace(obs->appliance_ports, g_strdup(k), g_strdup(v));
+    for (guint i = 0; i < agent->config->programs->len; i++) {
+        const VspanProgramDef *d = agent->config->programs->pdata[i];
+        const char *why = host->klass->program_error(host, d->name);
+        if (why)
+            g_hash_table_replace(obs->program_errors, g_strdup(d->name), g_strdup(why));
+    }
 
     /* SR-IOV: the domain's PCI devices resolved through the host */
     obs->vf_map_known = TRUE;

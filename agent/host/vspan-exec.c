@@ -31,7 +31,8 @@ vspan_exec_apply(VspanHost *b, const VspanPlan *plan, GError **error)
             ok = b->klass->mirror_del(b, op->dev, op->hook, error);
             break;
         case VSPAN_OP_SELECT_SET:
-            ok = b->klass->select_set(b, op->dev, op->hook, op->handle, op->sinks[0], op->program, error);
+            ok = b->klass->select_set(b, op->dev, op->hook, op->handle, op->sinks[0], op->program,
+                                      op->ebpf, error);
             break;
         case VSPAN_OP_SELECT_DEL:
             ok = b->klass->select_del(b, op->dev, op->hook, op->handle, error);

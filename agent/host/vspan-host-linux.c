@@ -9,6 +9,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "vspan-bpf.h"
+#include "vspan-build-config.h"
 #include "vspan-host.h"
 #include "vspan-link.h"
 #include "vspan-sink.h"
@@ -25,6 +27,7 @@ typedef struct {
      * and closes a socket every time (status reads every tap); created
      * with the host, so it lives in the host's network namespace */
     int ioctl_fd;
+    VspanBpfPrograms *programs;         /* the host config's <program>s */
 } VspanLinuxHost;
 
 static int
@@ -126,15 +129,22 @@ vspan_linux_mirror_del(VspanHost *b, const char *dev, VspanHook hook, GError **e
 
 static gboolean
 vspan_linux_select_set(VspanHost *b, const char *dev, VspanHook hook, guint handle,
-                       const char *sink, GBytes *program, GError **error)
+                       const char *sink, GBytes *program, const char *ebpf, GError **error)
 {
     VspanLinuxHost *self = (VspanLinuxHost *)b;
     VspanTcAttach at;
+    VspanTcProgram prog = { .ops = program, .name = ebpf };
     int ifindex = vspan_linux_resolve(dev, "tap", error);
     int si;
 
     if (ifindex <= 0)
         return FALSE;
+    if (ebpf) {
+        prog.prog_fd = vspan_bpf_programs_fd(self->programs, ebpf, error);
+        if (prog.prog_fd < 0)
+            return FALSE;
+        prog.prog_id = vspan_bpf_programs_id(self->programs, ebpf);
+    }
     if (g_str_equal(sink, dev)) {
         g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_REFUSED,
                     "Cannot mirror '%s' into itself; fix the appliance's sink", dev);
@@ -142,7 +152,7 @@ vspan_linux_select_set(VspanHost *b, const char *dev, VspanHook hook, guint hand
     }
     si = vspan_linux_resolve(sink, "sink", error);
     return si > 0 && vspan_linux_attach(self, ifindex, dev, &at, error) &&
-           vspan_tc_select_set(self->nl, ifindex, dev, &at, hook, handle, si, program, error);
+           vspan_tc_select_set(self->nl, ifindex, dev, &at, hook, handle, si, &prog, error);
 }
 
 static gboolean
@@ -239,6 +249,7 @@ vspan_linux_copies(VspanHost *b, const char *dev, GError **error)
             if (f->prio == vspan_tc_select_prio(f->hook)) {
                 c->handle = f->handle;
                 c->program = f->ops ? g_bytes_ref(f->ops) : NULL;
+                c->ebpf = g_strdup(vspan_bpf_programs_name_of(self->programs, f->prog_id));
             }
             g_ptr_array_add(out, c);
         }
@@ -283,8 +294,21 @@ vspan_linux_numvfs_set(VspanHost *b, const char *pf, guint n, GError **error)
 }
 
 static void
+vspan_linux_programs_sync(VspanHost *b, GPtrArray *defs)
+{
+    vspan_bpf_programs_sync(((VspanLinuxHost *)b)->programs, defs);
+}
+
+static const char *
+vspan_linux_program_error(VspanHost *b, const char *name)
+{
+    return vspan_bpf_programs_error(((VspanLinuxHost *)b)->programs, name);
+}
+
+static void
 vspan_linux_free(VspanHost *b)
 {
+    vspan_bpf_programs_free(((VspanLinuxHost *)b)->programs);
     vspan_nl_close(((VspanLinuxHost *)b)->nl);
     close(((VspanLinuxHost *)b)->ioctl_fd);
     vspan_host_finish(b);
@@ -306,6 +330,8 @@ static const VspanHostClass vspan_linux_host_class = {
     .mirror_del = vspan_linux_mirror_del,
     .select_set = vspan_linux_select_set,
     .select_del = vspan_linux_select_del,
+    .programs_sync = vspan_linux_programs_sync,
+    .program_error = vspan_linux_program_error,
     /* the plan carries the safe defaults for a reset */
     .vf_set = vspan_linux_vf_set,
     .vf_reset = vspan_linux_vf_set,
@@ -324,6 +350,7 @@ vspan_linux_host_new(GError **error)
     self = g_new0(VspanLinuxHost, 1);
     vspan_host_init(&self->parent, &vspan_linux_host_class);
     self->nl = nl;
+    self->programs = vspan_bpf_programs_new(vspan_bpf_objdir(), vspan_bpf_pindir());
     self->ioctl_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (self->ioctl_fd < 0) {
         int saved = errno;

@@ -33,6 +33,7 @@ vspan_host_copy_free(VspanHostCopy *c)
     g_free(c->sink);
     if (c->program)
         g_bytes_unref(c->program);
+    g_free(c->ebpf);
     g_free(c);
 }
 
@@ -55,7 +56,7 @@ vspan_host_observe_tap(VspanHost *host, const char *tap, VspanObserved *obs, GEr
                 continue;
             if (copy->handle) {
                 g_autofree char *hex = copy->program ? vspan_select_to_hex(copy->program) : NULL;
-                vspan_observed_add_select(obs, tap, hook, copy->handle, copy->sink, hex);
+                vspan_observed_add_select(obs, tap, hook, copy->handle, copy->sink, hex, copy->ebpf);
             } else {
                 g_ptr_array_add(sinks, copy->sink);
             }

@@ -24,6 +24,7 @@ typedef struct {
     guint64 packets, bytes, drops;
     guint handle;               /* a rule that selects: its filter handle; 0: match-all */
     GBytes *program;            /* a rule that selects: its classic BPF program */
+    char *ebpf;                 /* or the <program> it runs; NULL when none or unknown */
 } VspanHostCopy;
 
 void vspan_host_copy_free(VspanHostCopy *c);
@@ -54,9 +55,14 @@ typedef struct {
     gboolean (*mirror_set)(VspanHost *self, const char *dev, VspanHook hook,
                            VspanClassifier classifier, const char *const *sinks, GError **error);
     gboolean (*mirror_del)(VspanHost *self, const char *dev, VspanHook hook, GError **error);
-    /* one rule that selects: copy what @program passes to @sink */
+    /* one rule that selects: copy what @program (classic BPF) or the
+     * <program> named @ebpf passes to @sink */
     gboolean (*select_set)(VspanHost *self, const char *dev, VspanHook hook, guint handle,
-                           const char *sink, GBytes *program, GError **error);
+                           const char *sink, GBytes *program, const char *ebpf, GError **error);
+    /* load the host config's <program>s (and drop the others) */
+    void (*programs_sync)(VspanHost *self, GPtrArray *defs);
+    /* why <program> @name did not load, NULL when it did */
+    const char *(*program_error)(VspanHost *self, const char *name);
     /* rule @handle, or every rule of @hook when 0 */
     gboolean (*select_del)(VspanHost *self, const char *dev, VspanHook hook, guint handle,
                            GError **error);

@@ -257,6 +257,7 @@ vspan_tc_filter_cb(struct nl_msg *msg, void *arg)
     struct nlattr *tb[TCA_MAX + 1];
     struct nlattr *acts = NULL;
     GBytes *ops = NULL;
+    guint32 prog_id = 0;
     g_autoptr(VspanTcFilter) f = NULL;
     const char *kind;
     guint32 prio;
@@ -295,6 +296,8 @@ vspan_tc_filter_cb(struct nl_msg *msg, void *arg)
                 acts = o[TCA_BPF_ACT];
                 if (o[TCA_BPF_OPS])
                     ops = g_bytes_new(nla_data(o[TCA_BPF_OPS]), nla_len(o[TCA_BPF_OPS]));
+                if (o[TCA_BPF_ID])
+                    prog_id = nla_get_u32(o[TCA_BPF_ID]);
             }
         }
     }
@@ -307,10 +310,11 @@ vspan_tc_filter_cb(struct nl_msg *msg, void *arg)
     g_strlcpy(f->kind, kind, sizeof(f->kind));
     f->actions = g_array_new(FALSE, TRUE, sizeof(VspanTcAction));
     f->ops = ops;
+    f->prog_id = prog_id;
     /* the match-all priority holds u32 or matchall, the select one bpf */
     f->ours = acts != NULL &&
               (prio == vspan_tc_prio(scan->hook) ? g_str_equal(kind, "u32") || g_str_equal(kind, "matchall")
-                                                 : g_str_equal(kind, "bpf") && ops != NULL);
+                                                 : g_str_equal(kind, "bpf") && (ops || prog_id));
     if (acts) {
         struct nlattr *a;
         int rem;
@@ -717,9 +721,15 @@ vspan_tc_find_select(GPtrArray *filters, VspanHook hook, guint32 handle, gboolea
     return found;
 }
 
+static gboolean
+vspan_tc_program_matches(const VspanTcFilter *f, const VspanTcProgram *prog)
+{
+    return prog->ops ? f->ops && g_bytes_equal(f->ops, prog->ops) : f->prog_id == prog->prog_id;
+}
+
 static struct nl_msg *
 vspan_tc_build_select(int ifindex, guint32 parent, VspanHook hook, guint32 handle, guint32 sink,
-                      GBytes *ops)
+                      const VspanTcProgram *prog)
 {
     g_autoptr(VspanNlMsg) msg = nlmsg_alloc_simple(RTM_NEWTFILTER, NLM_F_CREATE);
     struct tcmsg tcm = {
@@ -729,16 +739,24 @@ vspan_tc_build_select(int ifindex, guint32 parent, VspanHook hook, guint32 handl
         .tcm_handle = handle,
         .tcm_info = TC_H_MAKE(vspan_tc_select_prio(hook) << 16, htons(ETH_P_ALL)),
     };
-    gsize size = 0;
-    const void *code = g_bytes_get_data(ops, &size);
     struct nlattr *opts;
 
     if (nlmsg_append(msg, &tcm, sizeof(tcm), NLMSG_ALIGNTO) < 0 ||
         nla_put_string(msg, TCA_KIND, "bpf") < 0 ||
-        !(opts = nla_nest_start(msg, TCA_OPTIONS)) ||
-        nla_put_u16(msg, TCA_BPF_OPS_LEN, size / sizeof(struct sock_filter)) < 0 ||
-        nla_put(msg, TCA_BPF_OPS, size, code) < 0 ||
-        vspan_tc_put_actions(msg, TCA_BPF_ACT, &sink, 1) < 0)
+        !(opts = nla_nest_start(msg, TCA_OPTIONS)))
+        return NULL;
+    if (prog->ops) {
+        gsize size = 0;
+        const void *code = g_bytes_get_data(prog->ops, &size);
+
+        if (nla_put_u16(msg, TCA_BPF_OPS_LEN, size / sizeof(struct sock_filter)) < 0 ||
+            nla_put(msg, TCA_BPF_OPS, size, code) < 0)
+            return NULL;
+    } else if (nla_put_u32(msg, TCA_BPF_FD, prog->prog_fd) < 0 ||
+               nla_put_string(msg, TCA_BPF_NAME, prog->name) < 0) {
+        return NULL;
+    }
+    if (vspan_tc_put_actions(msg, TCA_BPF_ACT, &sink, 1) < 0)
         return NULL;
     nla_nest_end(msg, opts);
     return g_steal_pointer(&msg);
@@ -746,7 +764,8 @@ vspan_tc_build_select(int ifindex, guint32 parent, VspanHook hook, guint32 handl
 
 static gboolean
 vspan_tc_select_verify(VspanNl *nl, int ifindex, const char *dev, const VspanTcAttach *at,
-                       VspanHook hook, guint32 handle, guint32 sink, GBytes *ops, GError **error)
+                       VspanHook hook, guint32 handle, guint32 sink, const VspanTcProgram *prog,
+                       GError **error)
 {
     g_autoptr(GPtrArray) filters = vspan_tc_dump_hook(nl, ifindex, at->parent[hook], hook, TRUE, error);
     VspanTcFilter *have;
@@ -761,7 +780,7 @@ vspan_tc_select_verify(VspanNl *nl, int ifindex, const char *dev, const VspanTcA
                     vspan_hook_to_string(hook), handle, dev, sink);
         return FALSE;
     }
-    if (!vspan_tc_filter_matches(have, &sink, 1) || !have->ops || !g_bytes_equal(have->ops, ops)) {
+    if (!vspan_tc_filter_matches(have, &sink, 1) || !vspan_tc_program_matches(have, prog)) {
         g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_VERIFY,
                     "The %s rule %u of '%s' reads back with another program or sink than was set",
                     vspan_hook_to_string(hook), handle, dev);
@@ -772,7 +791,8 @@ vspan_tc_select_verify(VspanNl *nl, int ifindex, const char *dev, const VspanTcA
 
 gboolean
 vspan_tc_select_set(VspanNl *nl, int ifindex, const char *dev, const VspanTcAttach *at,
-                    VspanHook hook, guint32 handle, guint32 sink, GBytes *ops, GError **error)
+                    VspanHook hook, guint32 handle, guint32 sink, const VspanTcProgram *prog,
+                    GError **error)
 {
     g_autoptr(GPtrArray) filters = NULL;
     g_autoptr(VspanNlMsg) msg = NULL;
@@ -797,20 +817,23 @@ vspan_tc_select_set(VspanNl *nl, int ifindex, const char *dev, const VspanTcAtta
                     dev, vspan_hook_to_string(hook), vspan_tc_select_prio(hook));
         return FALSE;
     }
-    if (have && vspan_tc_filter_matches(have, &sink, 1) && have->ops && g_bytes_equal(have->ops, ops))
+    if (have && vspan_tc_filter_matches(have, &sink, 1) && vspan_tc_program_matches(have, prog))
         return TRUE;    /* applying twice equals applying once */
 
-    msg = vspan_tc_build_select(ifindex, at->parent[hook], hook, handle, sink, ops);
-    what = g_strdup_printf("RTM_NEWTFILTER dev %s %s prio %u bpf handle %u (%zu insns) -> ifindex %u",
-                           dev, vspan_hook_to_string(hook), vspan_tc_select_prio(hook), handle,
-                           g_bytes_get_size(ops) / sizeof(struct sock_filter), sink);
+    msg = vspan_tc_build_select(ifindex, at->parent[hook], hook, handle, sink, prog);
+    what = prog->ops ? g_strdup_printf("RTM_NEWTFILTER dev %s %s prio %u bpf handle %u (%zu insns) -> ifindex %u",
+                                       dev, vspan_hook_to_string(hook), vspan_tc_select_prio(hook), handle,
+                                       g_bytes_get_size(prog->ops) / sizeof(struct sock_filter), sink)
+                     : g_strdup_printf("RTM_NEWTFILTER dev %s %s prio %u bpf handle %u program %s (id %u) -> ifindex %u",
+                                       dev, vspan_hook_to_string(hook), vspan_tc_select_prio(hook), handle,
+                                       prog->name, prog->prog_id, sink);
     r = msg ? vspan_nl_request(nl, msg, what) : -ENOMEM;
     if (r < 0) {
         vspan_nl_set_error(nl, error, r, "Cannot add the %s rule %u of '%s' (cls_bpf)",
                            vspan_hook_to_string(hook), handle, dev);
         return FALSE;
     }
-    return vspan_tc_select_verify(nl, ifindex, dev, at, hook, handle, sink, ops, error);
+    return vspan_tc_select_verify(nl, ifindex, dev, at, hook, handle, sink, prog, error);
 }
 
 gboolean

@@ -34,6 +34,7 @@ typedef struct {
     gboolean ours;                      /* every action is a vspan mirred */
     GArray *actions;                    /* of VspanTcAction */
     GBytes *ops;                        /* cls_bpf classic program, else NULL */
+    guint32 prog_id;                    /* cls_bpf eBPF program, else 0 */
 } VspanTcFilter;
 
 void vspan_tc_filter_free(VspanTcFilter *f);
@@ -75,13 +76,21 @@ gboolean vspan_tc_mirror_del(VspanNl *nl, int ifindex, const char *dev, const Vs
 gboolean vspan_tc_mirror_verify(VspanNl *nl, int ifindex, const char *dev, const VspanTcAttach *at,
                                 VspanHook hook, const guint32 *sinks, guint n_sinks, GError **error);
 
-/* One rule that selects: a classic-BPF cls_bpf filter at the hook's select
- * priority with handle @handle, copying what @ops selects to @sink.  Added,
- * or replaced in place (cls_bpf swaps the program under RCU), then read
- * back. */
+/* One rule that selects: a cls_bpf filter at the hook's select priority
+ * with handle @handle, copying what its program selects to @sink: classic
+ * BPF @ops, or the loaded eBPF program @prog_fd (kernel id @prog_id,
+ * shown as @name).  Added, or replaced in place (cls_bpf swaps the program
+ * under RCU), then read back. */
+typedef struct {
+    GBytes *ops;
+    int prog_fd;
+    guint32 prog_id;
+    const char *name;
+} VspanTcProgram;
+
 gboolean vspan_tc_select_set(VspanNl *nl, int ifindex, const char *dev, const VspanTcAttach *at,
-                             VspanHook hook, guint32 handle, guint32 sink, GBytes *ops,
-                             GError **error);
+                             VspanHook hook, guint32 handle, guint32 sink,
+                             const VspanTcProgram *prog, GError **error);
 /* Remove rule @handle, or every rule of the hook when @handle is 0. */
 gboolean vspan_tc_select_del(VspanNl *nl, int ifindex, const char *dev, const VspanTcAttach *at,
                              VspanHook hook, guint32 handle, GError **error);

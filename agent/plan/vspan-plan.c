@@ -30,6 +30,7 @@ vspan_op_free(VspanOp *op)
     g_strfreev(op->sinks);
     if (op->program)
         g_bytes_unref(op->program);
+    g_free(op->ebpf);
     g_free(op->pci);
     g_free(op->domain_uuid);
     g_free(op);
@@ -44,6 +45,7 @@ vspan_plan_mirror_free(VspanPlanMirror *m)
     g_free(m->tap);
     g_free(m->appliance);
     g_free(m->filter);
+    g_free(m->ebpf);
     if (m->program)
         g_bytes_unref(m->program);
     g_free(m);
@@ -333,6 +335,31 @@ vspan_planner_compile(VspanPlanner *p)
             i++;
             continue;
         }
+        if (t->select->program) {
+            /* an eBPF <program>: vspand loaded it (or says why not) */
+            const VspanProgramDef *def = vspan_config_find_program(p->config, t->select->program);
+            const char *why = g_hash_table_lookup(p->obs->program_errors, t->select->program);
+
+            if ((!def || why) && !g_hash_table_contains(refused, t->select)) {
+                g_hash_table_add(refused, (gpointer)t->select);
+                if (!def) {
+                    g_autofree char *names = vspan_config_program_names(p->config);
+                    vspan_plan_error(p->plan,
+                                     "%s: no program named '%s' in %s (known: %s); fix the name or ask the host admin to define it",
+                                     t->where, t->select->program, p->config->path, names);
+                } else {
+                    vspan_plan_error(p->plan,
+                                     "%s: program '%s' did not load: %s; rules naming it are refused until the host admin fixes it",
+                                     t->where, t->select->program, why);
+                }
+            }
+            if (!def || why) {
+                g_ptr_array_remove_index(p->targets, i);
+                continue;
+            }
+            i++;
+            continue;
+        }
         t->program = g_hash_table_contains(refused, t->select)
                          ? NULL : vspan_select_compile(t->select, &t->program_live, &error);
         if (!t->program && error) {
@@ -364,6 +391,7 @@ vspan_planner_mirror_list(VspanPlanner *p)
         m->direction = t->hooks[VSPAN_HOOK_INGRESS] && t->hooks[VSPAN_HOOK_EGRESS] ? VSPAN_DIRECTION_BOTH :
                        t->hooks[VSPAN_HOOK_INGRESS] ? VSPAN_DIRECTION_FROM_VM : VSPAN_DIRECTION_TO_VM;
         m->filter = g_strdup(t->select->filter);
+        m->ebpf = g_strdup(t->select->program);
         m->sample = t->select->sample > 1 ? t->select->sample : 0;
         m->program = t->program ? g_bytes_ref(t->program) : NULL;
         m->program_live = t->program_live;
@@ -421,19 +449,21 @@ vspan_planner_hook_ops(VspanPlanner *p, VspanIface *iface, VspanHook hook, GPtrA
 
         if (!dev)
             continue;
-        if (!t->program) {
+        if (!t->program && !t->select->program) {
             if (!g_ptr_array_find_with_equal_func(want, dev, g_str_equal, NULL))
                 g_ptr_array_add(want, (gpointer)dev);
             continue;
         }
         g_hash_table_add(handles, GUINT_TO_POINTER(handle));
-        hex = vspan_select_to_hex(t->program);
+        hex = t->program ? vspan_select_to_hex(t->program) : NULL;
         for (guint k = 0; k < selects->len && !found; k++) {
             const VspanObservedSelect *o = selects->pdata[k];
             if (o->hook == hook && o->handle == handle)
                 found = o;
         }
-        if (found && g_str_equal(found->sink, dev) && g_strcmp0(found->program, hex) == 0)
+        if (found && g_str_equal(found->sink, dev) &&
+            (t->program ? g_strcmp0(found->program, hex) == 0
+                        : g_strcmp0(found->ebpf, t->select->program) == 0))
             continue;   /* already right */
         if (!hook_has)
             vspan_planner_ensure_qdisc(p, iface, ensured);
@@ -442,7 +472,8 @@ vspan_planner_hook_ops(VspanPlanner *p, VspanIface *iface, VspanHook hook, GPtrA
         op->prio = hook == VSPAN_HOOK_INGRESS ? VSPAN_TC_PRIO_SELECT_INGRESS : VSPAN_TC_PRIO_SELECT_EGRESS;
         op->handle = handle;
         op->sinks = g_strdupv((char *[]){ (char *)dev, NULL });
-        op->program = g_bytes_ref(t->program);
+        op->program = t->program ? g_bytes_ref(t->program) : NULL;
+        op->ebpf = g_strdup(t->select->program);
     }
     /* rules that are gone, or whose appliance has no sink now */
     for (guint k = 0; k < selects->len; k++) {
@@ -907,9 +938,12 @@ vspan_op_format(const VspanOp *op)
         g_string_append_printf(s, " dev=%s hook=%s", op->dev, vspan_hook_to_string(op->hook));
         break;
     case VSPAN_OP_SELECT_SET:
-        g_string_append_printf(s, " dev=%s hook=%s prio=%u handle=%u sink=%s insns=%u", op->dev,
-                               vspan_hook_to_string(op->hook), op->prio, op->handle, op->sinks[0],
-                               vspan_select_insns(op->program));
+        g_string_append_printf(s, " dev=%s hook=%s prio=%u handle=%u sink=%s", op->dev,
+                               vspan_hook_to_string(op->hook), op->prio, op->handle, op->sinks[0]);
+        if (op->ebpf)
+            g_string_append_printf(s, " program=%s", op->ebpf);
+        else
+            g_string_append_printf(s, " insns=%u", vspan_select_insns(op->program));
         break;
     case VSPAN_OP_SELECT_DEL:
         g_string_append_printf(s, " dev=%s hook=%s prio=%u handle=%u", op->dev,
@@ -938,6 +972,8 @@ vspan_plan_format_text(const VspanPlan *plan)
         g_string_append_printf(s, "mirror mac=%s tap=%s appliance=%s direction=%s",
                                m->mac ? m->mac : "-", m->tap ? m->tap : "-", m->appliance,
                                vspan_direction_to_string(m->direction));
+        if (m->ebpf)
+            g_string_append_printf(s, " program=%s", m->ebpf);
         if (m->filter)
             g_string_append_printf(s, " filter='%s'", m->filter);
         if (m->sample)
@@ -987,6 +1023,8 @@ vspan_plan_format_json(const VspanPlan *plan)
         vspan_json_string(&j, "tap", m->tap);
         vspan_json_string(&j, "appliance", m->appliance);
         vspan_json_string(&j, "direction", vspan_direction_to_string(m->direction));
+        if (m->ebpf)
+            vspan_json_string(&j, "program", m->ebpf);
         if (m->filter)
             vspan_json_string(&j, "filter", m->filter);
         if (m->sample)

@@ -46,7 +46,8 @@ typedef struct {
     GStrv sinks;                /* MIRROR_SET: sink devices, appliance order;
                                  * SELECT_SET: the one sink */
     guint handle;               /* SELECT_*: the rule's filter handle */
-    GBytes *program;            /* SELECT_SET: classic BPF (struct sock_filter[]) */
+    GBytes *program;            /* SELECT_SET: classic BPF (struct sock_filter[]), or */
+    char *ebpf;                 /* SELECT_SET: the <program> it runs */
     const VspanAppliance *appliance;    /* SINK_ENSURE; borrowed from the config */
     char *pci;                  /* VF ops */
     guint vf;
@@ -62,7 +63,8 @@ typedef struct {
     VspanDirection direction;
     char *filter;               /* NULL: every frame */
     guint sample;               /* 0: every selected frame */
-    GBytes *program;            /* NULL for a rule that selects every frame */
+    char *ebpf;                 /* the <program> it runs, NULL: none */
+    GBytes *program;            /* classic BPF; NULL for every frame or an eBPF rule */
     gboolean program_live;      /* compiled with the kernel's VLAN extensions */
 } VspanPlanMirror;
 

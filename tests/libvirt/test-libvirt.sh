@@ -20,6 +20,7 @@ VIRSH="timeout 120 virsh -q -c qemu:///system"
 HOOK=/etc/libvirt/hooks/qemu.d/vspan-test
 BR=br-vspt
 SINK=vspt-sink0
+SINKF=vspt-sinkf
 PEER=vspt-peer
 pass=0 fail=0 started_libvirtd=0 started_virtlogd=0 vspand_pid="" capture_pid="" dump_pid="" T=""
 
@@ -60,7 +61,7 @@ remove_made() {
         $VIRSH net-destroy vspt-pool >/dev/null 2>&1
         $VIRSH net-undefine vspt-pool >/dev/null 2>&1
     fi
-    for d in "$BR" "$SINK" vspt-hostveth; do
+    for d in "$BR" "$SINK" "$SINKF" vspt-hostveth; do
         ip link show "$d" >/dev/null 2>&1 || continue
         [ "$1" = start ] && log "an earlier run left link $d: removing it"
         ip link del "$d"
@@ -128,6 +129,7 @@ printf '%s\n' \
     '<vspan>' \
     "  <appliance name=\"ids-t\" domain=\"vspt-idst\"><sink type=\"tap\" dev=\"$SINK\"/></appliance>" \
     '  <appliance name="ids-i" domain="vspt-ids"><sink type="interface" mac="52:54:00:5a:00:01"/></appliance>' \
+    "  <appliance name=\"ids-f\" domain=\"vspt-idsf\"><sink type=\"tap\" dev=\"$SINKF\"/></appliance>" \
     '  <pool name="vspt-pool" network="vspt-pool"><pf dev="vspt-nopf"/></pool>' \
     '  <hook on-agent-unavailable="refuse"/>' \
     '</vspan>' >"$T/vspan.xml"
@@ -322,7 +324,7 @@ domain vspt-bad 52:54:00:77:00:04 "<vspan:mirror appliance='nope'/>" "true"
 err=$($VIRSH start vspt-bad 2>&1)
 rc=$?
 # (the line is that of the XML libvirt hands the hook)
-want=": <vspan:mirror appliance=\"nope\">: no appliance named 'nope' in $T/vspan.xml (known: ids-t, ids-i); fix the name or ask the host admin to define it"
+want=": <vspan:mirror appliance=\"nope\">: no appliance named 'nope' in $T/vspan.xml (known: ids-t, ids-i, ids-f); fix the name or ask the host admin to define it"
 check "virsh start of a domain naming an unknown appliance fails" test "$rc" -ne 0
 case $err in
 *"unexpected exit status 1: vspan: domain 'vspt-bad' line "[0-9]*"$want") ok "virsh's error ends with vspan's one line" ;;
@@ -427,6 +429,64 @@ wait "${pids[@]}"
 wait_for 10 "status to drop the vspt-par domains" status_lacks vspt-par
 check "10 parallel destroys: no mirror left in status" sh -c "! '$BUILD/agent/vspanctl' status --json | grep -q vspt-par"
 check "10 parallel destroys: no domain left in vspan's state file" sh -c "! grep -q vspt-par '$T/state/state.ini'"
+
+# ---- 9: rules that select ------------------------------------------------------
+section "9. a filtered guest (arp only) and a sampled guest (1 in 2)"
+ARPG=52:54:00:77:02:01 SMPG=52:54:00:77:02:02
+"$BUILD/tests/tap-capture" "$SINKF" "$T/sinkf.pcap" 2>"$T/capture.err" &
+capture_pid=$!
+tier_record kill "$capture_pid"
+tcpdump -i "$BR" -U -w "$T/bridgef.pcap" "ether host $ARPG or ether host $SMPG" >/dev/null 2>&1 &
+dump_pid=$!
+tier_record kill "$dump_pid"
+sleep 1
+domain vspt-arp $ARPG "<vspan:mirror appliance='ids-f' filter='arp'/>" \
+    "ip+link+set+eth0+up%3Bip+addr+add+10.201.0.3/24+dev+eth0%3Barping+-c+3+-I+eth0+10.201.0.1%3Bping+-c+5+10.201.0.1"
+domain vspt-smp $SMPG "<vspan:mirror appliance='ids-f' sample='2'/>" \
+    "ip+link+set+eth0+up%3Bip+addr+add+10.201.0.4/24+dev+eth0%3Barping+-c+3+-I+eth0+10.201.0.1%3Bping+-c+8+10.201.0.1"
+check "virsh start of a guest with a filtered rule succeeds" $VIRSH start vspt-arp
+check "virsh start of a guest with a sampled rule succeeds" $VIRSH start vspt-smp
+tarp=$(tap_of vspt-arp $ARPG)
+tarp_in=$(tc filter show dev "$tarp" ingress 2>&1)
+case $tarp_in in
+*"pref 48896"*) bad "the filtered guest's tap $tarp has a match-all filter: $tarp_in" ;;
+*"pref 48898 bpf"*) check "the filtered guest's tap $tarp holds a cls_bpf rule to $SINKF, no match-all filter" \
+    test "$(mirred_to "$tarp" ingress)" = "$SINKF" ;;
+*) bad "the filtered guest's tap $tarp has no cls_bpf rule: $tarp_in" ;;
+esac
+check "the filtered guest ran its traffic" wait_guest_done vspt-arp
+check "the sampled guest ran its traffic" wait_guest_done vspt-smp
+status_text_has() { "$BUILD/agent/vspanctl" status | grep -q "$1"; }
+check "status shows the filtered rule's selection" status_text_has "$ARPG .*\[filter 'arp'\]"
+cutoff=$(date +%s.%N)
+sleep 1
+kill "$dump_pid" "$capture_pid"
+wait "$dump_pid" "$capture_pid" 2>/dev/null
+dump_pid="" capture_pid=""
+# one line per frame, sorted: the two directions may interleave differently
+# in the two captures
+frame_set() { frames "$1" "$2" | awk '/^[[:space:]]*0x/ { printf " %s", $2 $3 $4 $5 $6 $7 $8 $9; next } NR > 1 { print "" } { printf "%s", $0 } END { print "" }' | sort; }
+arp_br=$(frame_set "$T/bridgef.pcap" "arp and ether host $ARPG")
+arp_sink=$(frame_set "$T/sinkf.pcap" "arp and ether host $ARPG")
+n_arp=$(nframes "$T/bridgef.pcap" "arp and ether host $ARPG")
+n_other=$(nframes "$T/sinkf.pcap" "not arp and ether host $ARPG")
+n_icmp_br=$(nframes "$T/bridgef.pcap" "icmp and ether host $ARPG")
+log "filtered guest: $n_arp ARP frames on the bridge, $n_icmp_br ICMP; non-ARP copies at the sink: $n_other"
+check "filter='arp': every ARP frame of the guest, both ways, reached the sink byte for byte ($n_arp)" \
+    test "$arp_br" = "$arp_sink" -a "$n_arp" -ge 4
+[ "$arp_br" = "$arp_sink" ] || { log "bridge:"; echo "$arp_br" | sed 's/^/#   /'; log "sink:"; echo "$arp_sink" | sed 's/^/#   /'; }
+check "filter='arp': none of its $n_icmp_br ICMP frames (nor anything else) was copied" test "$n_other" = 0 -a "$n_icmp_br" -ge 10
+n_smp_br=$(nframes "$T/bridgef.pcap" "ether host $SMPG")
+n_smp=$(nframes "$T/sinkf.pcap" "ether host $SMPG")
+# every copy is one of the guest's frames (a sample, not a mix-up)
+smp_sink_only=$(comm -13 <(frame_set "$T/bridgef.pcap" "ether host $SMPG" | sort -u) <(frame_set "$T/sinkf.pcap" "ether host $SMPG" | sort -u) | grep -c . || true)
+log "sampled guest: $n_smp of its $n_smp_br frames copied (1 in 2 expected; P(0 or all) = 2^-$n_smp_br each)"
+check "sample='2': some but not all of the guest's $n_smp_br frames were copied ($n_smp)" \
+    test "$n_smp" -gt 0 -a "$n_smp" -lt "$n_smp_br" -a "$n_smp_br" -ge 16
+check "sample='2': every copy is a frame the guest really sent or received" test "$smp_sink_only" = 0
+$VIRSH destroy vspt-arp >/dev/null 2>&1
+$VIRSH destroy vspt-smp >/dev/null 2>&1
+wait_for 10 "status to drop the filtered and sampled guests" status_lacks '"vspt-arp"\|"vspt-smp"'
 
 # ---- valgrind: every vspand that was stopped -----------------------------------
 if [ -n "${VSPAN_AGENT_VALGRIND:-}" ]; then

@@ -1,0 +1,367 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "vspan-bpf"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+#include <linux/magic.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "vspan-bpf-params.h"
+#include "vspan-bpf.h"
+#include "vspan-build-config.h"
+#include "vspan-error.h"
+
+typedef struct {
+    char *name;
+    char *key;          /* what the instance was built from: object hash + parameters */
+    int fd;             /* -1 when it did not load */
+    guint32 id;
+    char *error;
+} VspanBpfProgram;
+
+struct VspanBpfPrograms {
+    char *objdir;
+    char *pindir;
+    GHashTable *by_name;        /* name -> VspanBpfProgram */
+};
+
+static void
+vspan_bpf_program_free(VspanBpfProgram *p)
+{
+    if (p->fd >= 0)
+        close(p->fd);
+    g_free(p->name);
+    g_free(p->key);
+    g_free(p->error);
+    g_free(p);
+}
+
+const char *
+vspan_bpf_objdir(void)
+{
+    const char *env = g_getenv("VSPAN_BPF_DIR");
+
+    return env && *env ? env : VSPAN_BPFDIR;
+}
+
+const char *
+vspan_bpf_pindir(void)
+{
+    const char *env = g_getenv("VSPAN_BPF_PINDIR");
+
+    return env && *env ? env : VSPAN_BPF_PINDIR;
+}
+
+/* libbpf's own chatter goes to the debug log, not to stderr */
+static int
+vspan_bpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+    g_autofree char *text = g_strdup_vprintf(fmt, ap);
+
+    g_debug("libbpf: %s", g_strchomp(text));
+    return 0;
+}
+
+VspanBpfPrograms *
+vspan_bpf_programs_new(const char *objdir, const char *pindir)
+{
+    VspanBpfPrograms *p = g_new0(VspanBpfPrograms, 1);
+
+    libbpf_set_print(vspan_bpf_print);
+
+    p->objdir = g_strdup(objdir);
+    p->pindir = g_strdup(pindir);
+    p->by_name = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+                                       (GDestroyNotify)vspan_bpf_program_free);
+    return p;
+}
+
+void
+vspan_bpf_programs_free(VspanBpfPrograms *p)
+{
+    if (!p)
+        return;
+    g_hash_table_unref(p->by_name);
+    g_free(p->objdir);
+    g_free(p->pindir);
+    g_free(p);
+}
+
+static char *
+vspan_bpf_object_path(VspanBpfPrograms *p, const VspanProgramDef *d)
+{
+    switch (d->kind) {
+    case VSPAN_PROGRAM_FLOW_HEAD:
+        return g_build_filename(p->objdir, "flow-head.bpf.o", NULL);
+    case VSPAN_PROGRAM_SOURCE_RATE:
+        return g_build_filename(p->objdir, "source-rate.bpf.o", NULL);
+    case VSPAN_PROGRAM_OBJECT:
+    default:
+        return g_strdup(d->object);
+    }
+}
+
+/* The parameters as the program's .rodata holds them. */
+static GBytes *
+vspan_bpf_params(const VspanProgramDef *d)
+{
+    if (d->kind == VSPAN_PROGRAM_FLOW_HEAD) {
+        struct vspan_flow_head_params fp = { .max_packets = d->packets, .max_bytes = d->bytes };
+        return g_bytes_new(&fp, sizeof(fp));
+    }
+    if (d->kind == VSPAN_PROGRAM_SOURCE_RATE) {
+        struct vspan_source_rate_params rp = { .cost_ns = 1000000000ull / d->pps };
+        rp.burst_ns = rp.cost_ns * d->burst;
+        return g_bytes_new(&rp, sizeof(rp));
+    }
+    return NULL;
+}
+
+/* The verifier's last word: the last non-empty line of its log, above
+ * the statistics it ends with ("processed N insns ...", "verification
+ * time ..."). */
+static char *
+vspan_bpf_last_line(const char *log)
+{
+    g_auto(GStrv) lines = g_strsplit(log, "\n", -1);
+
+    for (int i = (int)g_strv_length(lines) - 1; i >= 0; i--) {
+        g_strstrip(lines[i]);
+        if (*lines[i] && !g_str_has_prefix(lines[i], "processed ") &&
+            !g_str_has_prefix(lines[i], "verification time"))
+            return g_strdup(lines[i]);
+    }
+    return NULL;
+}
+
+
+static gboolean
+vspan_bpf_is_bpffs(const char *dir)
+{
+    struct statfs st;
+
+    return dir && statfs(dir, &st) == 0 && st.f_type == BPF_FS_MAGIC;
+}
+
+static char *
+vspan_bpf_pin_path(VspanBpfPrograms *p, const char *name, const char *key)
+{
+    g_autofree char *hash = g_compute_checksum_for_string(G_CHECKSUM_SHA256, key, -1);
+    g_autofree char *base = g_strdup_printf("%s-%.16s", name, hash);
+
+    return g_build_filename(p->pindir, base, NULL);
+}
+
+/* Remove NAME-* pins other than @keep (older parameters of @name). */
+static void
+vspan_bpf_unpin_others(VspanBpfPrograms *p, const char *name, const char *keep)
+{
+    g_autoptr(GDir) dir = p->pindir ? g_dir_open(p->pindir, 0, NULL) : NULL;
+    g_autofree char *prefix = g_strdup_printf("%s-", name);
+    const char *f;
+
+    while (dir && (f = g_dir_read_name(dir))) {
+        g_autofree char *path = g_build_filename(p->pindir, f, NULL);
+        /* the suffix is 16 hex digits: a program named "a" does not own "a-b-..." */
+        if (g_str_has_prefix(f, prefix) && strlen(f) == strlen(prefix) + 16 &&
+            g_strcmp0(path, keep) != 0)
+            unlink(path);
+    }
+}
+
+static int
+vspan_bpf_load(VspanBpfPrograms *p, const VspanProgramDef *d, const char *path, GBytes *params,
+               GError **error)
+{
+    static char log[65536];
+    LIBBPF_OPTS(bpf_object_open_opts, opts, .kernel_log_buf = log, .kernel_log_size = sizeof(log),
+                .kernel_log_level = 1);
+    struct bpf_object *obj;
+    struct bpf_program *prog = NULL, *it;
+    int fd, r;
+
+    log[0] = '\0';
+    obj = bpf_object__open_file(path, &opts);
+    if (!obj) {
+        int saved = errno;
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_KERNEL, "cannot open %s: %s", path, g_strerror(saved));
+        return -1;
+    }
+    bpf_object__for_each_program(it, obj) {
+        if (!prog && (!d->section || g_str_equal(bpf_program__section_name(it), d->section)))
+            prog = it;
+        else
+            bpf_program__set_autoload(it, false);
+    }
+    if (!prog) {
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID, "%s has no program in section '%s'", path,
+                    d->section ? d->section : "(any)");
+        bpf_object__close(obj);
+        return -1;
+    }
+    bpf_program__set_type(prog, BPF_PROG_TYPE_SCHED_CLS);
+    if (params) {
+        struct bpf_map *ro = bpf_object__find_map_by_name(obj, ".rodata");
+        size_t size = 0;
+
+        if (!ro || !bpf_map__initial_value(ro, &size) || size != g_bytes_get_size(params) ||
+            bpf_map__set_initial_value(ro, g_bytes_get_data(params, NULL), size) < 0) {
+            g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                        "%s does not hold the parameters this vspan writes (.rodata of %zu bytes, expected %zu); reinstall vspan",
+                        path, size, g_bytes_get_size(params));
+            bpf_object__close(obj);
+            return -1;
+        }
+    }
+    if (d->kind == VSPAN_PROGRAM_FLOW_HEAD) {
+        struct bpf_map *flows = bpf_object__find_map_by_name(obj, "vspan_flows");
+        if (flows)
+            bpf_map__set_max_entries(flows, d->flows);
+    }
+    r = bpf_object__load(obj);
+    if (r < 0) {
+        g_autofree char *last = vspan_bpf_last_line(log);
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_KERNEL, "the kernel refused it: %s",
+                    last ? last : g_strerror(-r));
+        bpf_object__close(obj);
+        return -1;
+    }
+    /* the program keeps its maps; the object can go */
+    fd = dup(bpf_program__fd(prog));
+    bpf_object__close(obj);
+    if (fd < 0) {
+        int saved = errno;
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_KERNEL, "cannot keep the program: %s", g_strerror(saved));
+    }
+    return fd;
+}
+
+static VspanBpfProgram *
+vspan_bpf_instance(VspanBpfPrograms *p, const VspanProgramDef *d, const char *key, const char *path,
+                   GBytes *params)
+{
+    VspanBpfProgram *prog = g_new0(VspanBpfProgram, 1);
+    g_autoptr(GError) error = NULL;
+    g_autofree char *pin = NULL;
+    g_autofree char *parent = p->pindir ? g_path_get_dirname(p->pindir) : NULL;
+    /* /sys/fs/bpf is the mount; vspan's directory is made in it */
+    gboolean pinning = vspan_bpf_is_bpffs(p->pindir) ||
+                       (vspan_bpf_is_bpffs(parent) && g_mkdir_with_parents(p->pindir, 0700) == 0);
+
+    prog->name = g_strdup(d->name);
+    prog->key = g_strdup(key);
+    prog->fd = -1;
+    if (pinning) {
+        pin = vspan_bpf_pin_path(p, d->name, key);
+        prog->fd = bpf_obj_get(pin);
+        if (prog->fd >= 0)
+            g_debug("program '%s': took the pinned instance %s back", d->name, pin);
+    }
+    if (prog->fd < 0) {
+        prog->fd = vspan_bpf_load(p, d, path, params, &error);
+        if (prog->fd < 0) {
+            prog->error = g_strdup(error->message);
+            /* a config problem, reported where the rules naming it are refused */
+            g_message("program '%s' (%s) did not load: %s", d->name, path, error->message);
+            return prog;
+        }
+        if (pinning && bpf_obj_pin(prog->fd, pin) < 0)
+            g_message("program '%s': cannot pin it at %s (%s); a vspand restart re-creates it",
+                      d->name, pin, g_strerror(errno));
+        else if (!pinning)
+            g_message("program '%s': no bpffs at %s, not pinned; a vspand restart re-creates it",
+                      d->name, p->pindir ? p->pindir : "-");
+    }
+    if (pinning)
+        vspan_bpf_unpin_others(p, d->name, pin);
+    {
+        struct bpf_prog_info info = { 0 };
+        __u32 len = sizeof(info);
+        if (bpf_obj_get_info_by_fd(prog->fd, &info, &len) == 0)
+            prog->id = info.id;
+    }
+    return prog;
+}
+
+void
+vspan_bpf_programs_sync(VspanBpfPrograms *p, GPtrArray *defs)
+{
+    g_autoptr(GHashTable) keep = g_hash_table_new(g_str_hash, g_str_equal);
+    GHashTableIter it;
+    gpointer k;
+
+    for (guint i = 0; i < defs->len; i++) {
+        const VspanProgramDef *d = defs->pdata[i];
+        g_autofree char *path = vspan_bpf_object_path(p, d);
+        g_autoptr(GBytes) params = vspan_bpf_params(d);
+        g_autofree char *content = NULL, *sum = NULL, *key = NULL;
+        gsize len = 0;
+        VspanBpfProgram *have = g_hash_table_lookup(p->by_name, d->name);
+
+        g_hash_table_add(keep, d->name);
+        sum = g_file_get_contents(path, &content, &len, NULL)
+                  ? g_compute_checksum_for_data(G_CHECKSUM_SHA256, (const guchar *)content, len)
+                  : g_strdup("missing");
+        key = g_strdup_printf("%s packets=%u bytes=%u flows=%u pps=%u burst=%u section=%s", sum,
+                              d->packets, d->bytes, d->flows, d->pps, d->burst,
+                              d->section ? d->section : "");
+        if (have && g_str_equal(have->key, key) && have->fd >= 0)
+            continue;
+        g_hash_table_replace(p->by_name, g_strdup(d->name), vspan_bpf_instance(p, d, key, path, params));
+    }
+    g_hash_table_iter_init(&it, p->by_name);
+    while (g_hash_table_iter_next(&it, &k, NULL))
+        if (!g_hash_table_contains(keep, k))
+            g_hash_table_iter_remove(&it);
+}
+
+int
+vspan_bpf_programs_fd(VspanBpfPrograms *p, const char *name, GError **error)
+{
+    VspanBpfProgram *prog = g_hash_table_lookup(p->by_name, name);
+
+    if (!prog) {
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_NOT_FOUND,
+                    "Cannot attach program '%s': the host config defines no such <program>", name);
+        return -1;
+    }
+    if (prog->fd < 0) {
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_KERNEL, "Cannot attach program '%s': %s", name, prog->error);
+        return -1;
+    }
+    return prog->fd;
+}
+
+guint32
+vspan_bpf_programs_id(VspanBpfPrograms *p, const char *name)
+{
+    VspanBpfProgram *prog = g_hash_table_lookup(p->by_name, name);
+
+    return prog && prog->fd >= 0 ? prog->id : 0;
+}
+
+const char *
+vspan_bpf_programs_name_of(VspanBpfPrograms *p, guint32 id)
+{
+    GHashTableIter it;
+    gpointer v;
+
+    g_hash_table_iter_init(&it, p->by_name);
+    while (id && g_hash_table_iter_next(&it, NULL, &v))
+        if (((VspanBpfProgram *)v)->id == id)
+            return ((VspanBpfProgram *)v)->name;
+    return NULL;
+}
+
+const char *
+vspan_bpf_programs_error(VspanBpfPrograms *p, const char *name)
+{
+    VspanBpfProgram *prog = g_hash_table_lookup(p->by_name, name);
+
+    return prog ? prog->error : NULL;
+}

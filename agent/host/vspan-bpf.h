@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+
+#include "vspan-config.h"
+
+/*
+ * The filter programs of the host config (<program>), loaded with libbpf:
+ * vspand owns them.  One instance per <program>, shared by every rule that
+ * names it (its maps too: flow-head's flow table is per program, so a flow
+ * between two monitored VMs of one host is counted once).
+ *
+ * Pinned, not re-created: each loaded program is pinned in bpffs as
+ * /sys/fs/bpf/vspan/NAME-HASH, HASH covering the object file and the
+ * parameters.  A restarted vspand takes the pinned instance back, so the
+ * filters keep running the same program with the same state (flow-head
+ * does not start copying every flow's head again) and the planner sees
+ * nothing to change.  Without bpffs at that path the program is loaded
+ * anew and every filter naming it is re-pointed once (said in the log).
+ *
+ * A program the kernel refuses keeps its error (the verifier's last line);
+ * rules naming it are refused, nothing else is affected.
+ */
+typedef struct VspanBpfPrograms VspanBpfPrograms;
+
+/* @objdir holds the builtin objects (flow-head.bpf.o, source-rate.bpf.o);
+ * @pindir is where programs are pinned (NULL: no pinning). */
+VspanBpfPrograms *vspan_bpf_programs_new(const char *objdir, const char *pindir);
+void vspan_bpf_programs_free(VspanBpfPrograms *p);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VspanBpfPrograms, vspan_bpf_programs_free)
+
+/* Load what @defs defines and is not loaded yet (or changed), drop what
+ * it no longer defines.  Failures are kept per program, not returned. */
+void vspan_bpf_programs_sync(VspanBpfPrograms *p, GPtrArray *defs);
+
+/* The program's fd (> 0), or -1 with its load error in @error. */
+int vspan_bpf_programs_fd(VspanBpfPrograms *p, const char *name, GError **error);
+/* Its kernel id, 0 when not loaded. */
+guint32 vspan_bpf_programs_id(VspanBpfPrograms *p, const char *name);
+/* The name of the program whose kernel id is @id, NULL when none. */
+const char *vspan_bpf_programs_name_of(VspanBpfPrograms *p, guint32 id);
+/* The load error of @name, NULL when it loaded (or is not defined). */
+const char *vspan_bpf_programs_error(VspanBpfPrograms *p, const char *name);
+
+/* The directory of the builtin objects: $VSPAN_BPF_DIR, else the installed one. */
+const char *vspan_bpf_objdir(void);
+/* Where programs are pinned: $VSPAN_BPF_PINDIR, else /sys/fs/bpf/vspan. */
+const char *vspan_bpf_pindir(void);
