@@ -10,11 +10,15 @@ enter_private_ns "$0" "$@"
 T=$(mktemp -d)
 chmod 0755 "$T"
 pid=""
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$T"' EXIT
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; umount "$T/bpffs" 2>/dev/null; rm -rf "$T"' EXIT
 export VSPAN_SOCKET=$T/run/vspand.sock
 CTL=$BUILD/agent/vspanctl
 
-printf '%s\n' '<vspan><appliance name="ids" domain="ids"><sink type="tap" dev="vspan-at0"/></appliance></vspan>' >"$T/vspan.xml"
+# filter programs: this build's objects, pinned in a bpffs of this test's own
+# mount namespace
+export VSPAN_BPF_DIR=$BUILD/bpf VSPAN_BPF_PINDIR=$T/bpffs/vspan
+mkdir -p "$T/bpffs" && mount -t bpf bpf "$T/bpffs"
+printf '%s\n' '<vspan><appliance name="ids" domain="ids"><sink type="tap" dev="vspan-at0"/></appliance><program name="head" builtin="flow-head" packets="4"/></vspan>' >"$T/vspan.xml"
 "$BUILD/agent/vspand" --config "$T/vspan.xml" --state-dir "$T/state" --socket "$VSPAN_SOCKET" --libvirt-uri none >"$T/log" 2>&1 &
 pid=$!
 for _ in $(seq 50); do "$CTL" status >/dev/null 2>&1 && break; sleep 0.1; done
@@ -138,6 +142,18 @@ check "status --json names the rule's selection" \
     sh -c "'$CTL' status --json | grep -q '\"tap\":\"af0\",\"appliance\":\"ids\",\"direction\":\"both\",\"filter\":\"udp port 53\",\"sample\":4,'"
 check "status names the rule's selection" sh -c "'$CTL' status | grep -q \"af0 .*\\[filter 'udp port 53', 1 in 4\\]\""
 
+# a rule naming a program: attached as cls_bpf with the program's name;
+# pinned in bpffs, so a restarted vspand finds it running and leaves it
+ip tuntap add dev ap0 mode tap
+ip link set ap0 up
+xmlp="<domain><name>webp</name><uuid>8b1c1c9e-2c1a-4c55-9d1e-0a3c1d2e3f44</uuid><metadata><vspan:domain xmlns:vspan='urn:vspan:domain:1'><vspan:mirror appliance='ids' program='head'/></vspan:domain></metadata><devices><interface type='bridge'><mac address='52:54:00:00:00:04'/><source bridge='br0'/><target dev='ap0'/></interface></devices></domain>"
+printf '%s' "$xmlp" | "$BUILD/hooks/vspan-hook" webp start begin -
+prog_id() { tc filter show dev ap0 ingress | sed -n 's/.*pref 48898 bpf.* head.* id \([0-9]*\).*/\1/p;s/.*pref 48898 bpf.*id \([0-9]*\) .*head.*/\1/p' | head -1; }
+pid0=$(prog_id)
+check "the rule's program is attached to ap0 (tc shows program 'head', id $pid0)" test -n "$pid0"
+check "the program is pinned in bpffs" sh -c "ls '$T/bpffs/vspan' | grep -q '^head-[0-9a-f]\{16\}$'"
+check "status names the rule's program" sh -c "'$CTL' status --json | grep -q '\"tap\":\"ap0\",\"appliance\":\"ids\",\"direction\":\"both\",\"program\":\"head\",'"
+
 # doctor tells the truth about this kernel: its classifier verdict agrees
 # with the classifier the agent ended up using
 doc=$("$CTL" doctor --config "$T/vspan.xml")
@@ -176,6 +192,7 @@ check "SIGTERM: vspand exits 0" test "$rc" -eq 0
 check "SIGTERM: the socket is removed" test ! -e "$VSPAN_SOCKET"
 check "SIGTERM: the mirrors stay in place" test "$(tc filter show dev at0 ingress; tc filter show dev at0 egress)" = "$before"
 check "SIGTERM: the rule that selects stays in place" sh -c "tc filter show dev af0 ingress | grep -q 'pref 48898 bpf'"
+check "SIGTERM: the program rule stays, same program ($pid0)" test "$(prog_id)" = "$pid0"
 check "the state file records the domain" grep -q "domain 6f1c1c9e-2c1a-4c55-9d1e-0a3c1d2e3f41" "$T/state/state.ini"
 
 # ---- logging and the node_exporter textfile --------------------------------
@@ -194,9 +211,9 @@ while True:
 PY
 python3 "$T/journal.py" "$T/journal" &
 jpid=$!
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; kill "$jpid" 2>/dev/null; rm -rf "$T"' EXIT
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; kill "$jpid" 2>/dev/null; umount "$T/bpffs" 2>/dev/null; rm -rf "$T"' EXIT
 for _ in $(seq 50); do [ -e "$T/journal.ready" ] && break; sleep 0.1; done
-printf '%s\n' "<vspan><appliance name=\"ids\" domain=\"ids\"><sink type=\"tap\" dev=\"vspan-at0\"/></appliance><metrics textfile=\"$T/prom/vspan.prom\" interval=\"1\"/></vspan>" >"$T/vspan.xml"
+printf '%s\n' "<vspan><appliance name=\"ids\" domain=\"ids\"><sink type=\"tap\" dev=\"vspan-at0\"/></appliance><program name=\"head\" builtin=\"flow-head\" packets=\"4\"/><metrics textfile=\"$T/prom/vspan.prom\" interval=\"1\"/></vspan>" >"$T/vspan.xml"
 "$BUILD/agent/vspand" --config "$T/vspan.xml" --state-dir "$T/state" --socket "$VSPAN_SOCKET" --libvirt-uri none --log journal >"$T/log2" 2>&1 &
 pid=$!
 for _ in $(seq 50); do "$CTL" status >/dev/null 2>&1 && break; sleep 0.1; done
@@ -225,6 +242,8 @@ done
 check "nothing went to stderr while the journal was there" test ! -s "$T/log2"
 check "the restarted vspand found af0's rule in place and did not rewrite it" \
     test "$(grep -c 'select-set dev=af0' "$T/records")" = 0
+check "the restarted vspand took the pinned program back: ap0's rule untouched, same program ($pid0 -> $(prog_id))" \
+    test "$(grep -c 'select-set dev=ap0' "$T/records")-$(prog_id)" = "0-$pid0"
 check "the textfile exists, 0644" test "$(stat -c %a "$T/prom/vspan.prom" 2>/dev/null)" = 644
 check "the textfile parses as Prometheus text" python3 "$T/promparse.py" "$T/prom/vspan.prom"
 [ -x "$promtool" ] && check "promtool accepts the textfile" sh -c "test -z \"\$('$promtool' check metrics <'$T/prom/vspan.prom' 2>&1)\""
@@ -253,5 +272,6 @@ umount "$T/prom"
 kill -TERM "$pid"; wait "$pid"; pid=""
 ip link del at1
 ip link del af0
+ip link del ap0
 
 finish

@@ -21,6 +21,7 @@ typedef struct {
     VspanDirection direction;
     char *filter;               /* the rule's selection; NULL: every frame */
     guint sample;
+    char *ebpf;                 /* or the <program> it runs */
     guint64 packets, bytes, drops;
 } VspanSnapMirror;
 
@@ -37,6 +38,7 @@ vspan_snap_mirror_free(VspanSnapMirror *m)
     g_free(m->tap);
     g_free(m->appliance);
     g_free(m->filter);
+    g_free(m->ebpf);
     g_free(m);
 }
 
@@ -127,6 +129,7 @@ vspan_snapshot_take(VspanAgent *agent)
             m->direction = pm->direction;
             m->filter = g_steal_pointer(&pm->filter);
             m->sample = pm->sample;
+            m->ebpf = g_steal_pointer(&pm->ebpf);
             if (m->tap && !(c = g_hash_table_lookup(copies, m->tap))) {
                 c = host->klass->copies(host, m->tap, NULL);
                 if (c)
@@ -185,8 +188,8 @@ vspan_agent_status(VspanAgent *agent, char **text_out)
             g_string_append_printf(text, "  %-14s %-17s %-15s %-9s %12" G_GUINT64_FORMAT " %14" G_GUINT64_FORMAT " %10" G_GUINT64_FORMAT,
                                    m->dom->name, m->mac ? m->mac : "-", m->tap ? m->tap : "-",
                                    vspan_direction_to_string(m->direction), m->packets, m->bytes, m->drops);
-            if (m->filter || m->sample) {
-                VspanSelect sel = { m->filter, m->sample };
+            if (m->filter || m->sample || m->ebpf) {
+                VspanSelect sel = { m->filter, m->sample, m->ebpf };
                 g_autofree char *what = vspan_select_describe(&sel);
                 g_string_append_printf(text, "  [%s]", what);
             }
@@ -208,6 +211,8 @@ vspan_agent_status(VspanAgent *agent, char **text_out)
         vspan_json_string(&j, "tap", m->tap);
         vspan_json_string(&j, "appliance", m->appliance);
         vspan_json_string(&j, "direction", vspan_direction_to_string(m->direction));
+        if (m->ebpf)
+            vspan_json_string(&j, "program", m->ebpf);
         if (m->filter)
             vspan_json_string(&j, "filter", m->filter);
         if (m->sample)
