@@ -165,6 +165,8 @@ matchall) check "doctor reports the matchall the agent uses" sh -c "echo '$doc' 
 *) bad "the agent reports classifier '$used'" ;;
 esac
 check "doctor: vspand answers" sh -c "echo '$doc' | grep -q '^ok    vspand'"
+check "doctor: cls_bpf works and the builtin programs load and attach here" \
+    sh -c "echo '$doc' | grep -q '^ok    kernel cls_bpf' && echo '$doc' | grep -q '^ok    kernel bpf programs  *the builtin programs (flow-head, source-rate) load and attach from $BUILD/bpf'"
 check "doctor --json parses" sh -c "'$CTL' doctor --config '$T/vspan.xml' --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert len(d[\"checks\"]) >= 8'"
 # doctor: a root-only /dev/kvm (a host without udev) makes libvirt re-probe
 # QEMU on every call; doctor names the node, the QEMU user and the fix.

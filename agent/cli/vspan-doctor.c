@@ -18,6 +18,9 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
+#include <linux/filter.h>
+
+#include "vspan-bpf.h"
 #include "vspan-doctor.h"
 #include "vspan-exec.h"
 #include "vspan-json.h"
@@ -60,7 +63,27 @@ add(GPtrArray *items, VspanDoctorLevel level, const char *check, const char *fmt
 
 /* ---- kernel features, probed in a throwaway network namespace ----------- */
 
-enum { PROBE_TUN, PROBE_CLSACT, PROBE_MATCHALL, PROBE_U32, PROBE_MIRRED, PROBE_VXLAN, PROBE_LAST };
+enum {
+    PROBE_TUN, PROBE_CLSACT, PROBE_MATCHALL, PROBE_U32, PROBE_MIRRED, PROBE_VXLAN,
+    PROBE_CLS_BPF, PROBE_FLOW_HEAD, PROBE_SOURCE_RATE, PROBE_LAST
+};
+
+/* A builtin program loads (libbpf, the verifier) and attaches as a rule. */
+static gboolean
+vspan_doctor_probe_program(VspanNl *nl, int idx, const VspanTcAttach *at, guint32 sink,
+                           const VspanProgramDef *def)
+{
+    g_autoptr(VspanBpfPrograms) progs = vspan_bpf_programs_new(vspan_bpf_objdir(), NULL);
+    g_autoptr(GPtrArray) defs = g_ptr_array_new();
+    VspanTcProgram prog = { .name = def->name };
+
+    g_ptr_array_add(defs, (gpointer)def);
+    vspan_bpf_programs_sync(progs, defs);
+    prog.prog_fd = vspan_bpf_programs_fd(progs, def->name, NULL);
+    prog.prog_id = vspan_bpf_programs_id(progs, def->name);
+    return prog.prog_fd >= 0 &&
+           vspan_tc_select_set(nl, idx, "probe0", at, VSPAN_HOOK_EGRESS, 2, sink, &prog, NULL);
+}
 
 static void
 vspan_doctor_probe_child(int fd)
@@ -110,6 +133,21 @@ vspan_doctor_probe_child(int fd)
         a.sink.vni = 1;
         a.sink.dstport = 4789;
         result[PROBE_VXLAN] = vspan_sink_ensure(nl, &a, "probevx0", &vx, NULL);
+    }
+    if (result[PROBE_CLSACT]) {
+        /* a rule that selects: classic BPF in cls_bpf, then the builtins */
+        struct sock_filter all = BPF_STMT(BPF_RET | BPF_K, 0xffffffffu);
+        g_autoptr(GBytes) ops = g_bytes_new(&all, sizeof(all));
+        VspanTcProgram classic = { .ops = ops };
+        VspanProgramDef fh = { .name = (char *)"flow-head", .kind = VSPAN_PROGRAM_FLOW_HEAD,
+                               .packets = 1, .flows = 1024 };
+        VspanProgramDef sr = { .name = (char *)"source-rate", .kind = VSPAN_PROGRAM_SOURCE_RATE,
+                               .pps = 1, .burst = 1 };
+
+        result[PROBE_CLS_BPF] = vspan_tc_select_set(nl, idx, "probe0", &at, VSPAN_HOOK_EGRESS, 1, sink,
+                                                    &classic, NULL);
+        result[PROBE_FLOW_HEAD] = result[PROBE_CLS_BPF] && vspan_doctor_probe_program(nl, idx, &at, sink, &fh);
+        result[PROBE_SOURCE_RATE] = result[PROBE_CLS_BPF] && vspan_doctor_probe_program(nl, idx, &at, sink, &sr);
     }
     vspan_nl_close(nl);
 out:
@@ -168,6 +206,23 @@ vspan_doctor_kernel(GPtrArray *items)
         add(items, VSPAN_DOCTOR_FAIL, "kernel classifier", "neither matchall nor u32: load cls_matchall or cls_u32");
     add(items, r[PROBE_VXLAN] ? VSPAN_DOCTOR_OK : VSPAN_DOCTOR_WARN, "kernel vxlan",
         r[PROBE_VXLAN] ? "vxlan devices available (remote sinks)" : "no vxlan: vxlan sinks will not work");
+    add(items, r[PROBE_CLS_BPF] ? VSPAN_DOCTOR_OK : VSPAN_DOCTOR_WARN, "kernel cls_bpf",
+        r[PROBE_CLS_BPF] ? "cls_bpf available (rules with filter= and sample=)"
+                         : "no cls_bpf: rules with filter=, sample= or program= will fail; load cls_bpf");
+    {
+        g_autofree char *jit = NULL;
+        gboolean on = g_file_get_contents("/proc/sys/net/core/bpf_jit_enable", &jit, NULL, NULL) &&
+                      jit[0] != '0';
+        add(items, on ? VSPAN_DOCTOR_OK : VSPAN_DOCTOR_INFO, "kernel bpf jit",
+            on ? "BPF programs are JIT-compiled" : "the BPF JIT is off: filters run interpreted (slower); sysctl net.core.bpf_jit_enable=1");
+    }
+    if (r[PROBE_CLS_BPF]) {
+        add(items, r[PROBE_FLOW_HEAD] && r[PROBE_SOURCE_RATE] ? VSPAN_DOCTOR_OK : VSPAN_DOCTOR_WARN,
+            "kernel bpf programs", r[PROBE_FLOW_HEAD] && r[PROBE_SOURCE_RATE]
+                ? "the builtin programs (flow-head, source-rate) load and attach from %s"
+                : "the builtin programs do not load from %s (no BPF syscall, or objects missing): rules naming them will be refused; vspand's log has the kernel's words",
+            vspan_bpf_objdir());
+    }
 }
 
 /* ---- IOMMU, SR-IOV ------------------------------------------------------ */

@@ -273,7 +273,7 @@ vspan_bpf_instance(VspanBpfPrograms *p, const VspanProgramDef *d, const char *ke
         if (pinning && bpf_obj_pin(prog->fd, pin) < 0)
             g_message("program '%s': cannot pin it at %s (%s); a vspand restart re-creates it",
                       d->name, pin, g_strerror(errno));
-        else if (!pinning)
+        else if (!pinning && p->pindir)
             g_message("program '%s': no bpffs at %s, not pinned; a vspand restart re-creates it",
                       d->name, p->pindir ? p->pindir : "-");
     }
