@@ -206,23 +206,25 @@ vspan_doctor_kernel(GPtrArray *items)
         add(items, VSPAN_DOCTOR_FAIL, "kernel classifier", "neither matchall nor u32: load cls_matchall or cls_u32");
     add(items, r[PROBE_VXLAN] ? VSPAN_DOCTOR_OK : VSPAN_DOCTOR_WARN, "kernel vxlan",
         r[PROBE_VXLAN] ? "vxlan devices available (remote sinks)" : "no vxlan: vxlan sinks will not work");
-    add(items, r[PROBE_CLS_BPF] ? VSPAN_DOCTOR_OK : VSPAN_DOCTOR_WARN, "kernel cls_bpf",
-        r[PROBE_CLS_BPF] ? "cls_bpf available (rules with filter= and sample=)"
-                         : "no cls_bpf: rules with filter=, sample= or program= will fail; load cls_bpf");
+    if (r[PROBE_CLS_BPF])
+        add(items, VSPAN_DOCTOR_OK, "kernel cls_bpf", "cls_bpf available (rules with filter=, sample= and program=)");
+    else
+        add(items, VSPAN_DOCTOR_WARN, "kernel cls_bpf", "no cls_bpf: rules with filter=, sample= or program= will fail; load cls_bpf");
     {
         g_autofree char *jit = NULL;
-        gboolean on = g_file_get_contents("/proc/sys/net/core/bpf_jit_enable", &jit, NULL, NULL) &&
-                      jit[0] != '0';
-        add(items, on ? VSPAN_DOCTOR_OK : VSPAN_DOCTOR_INFO, "kernel bpf jit",
-            on ? "BPF programs are JIT-compiled" : "the BPF JIT is off: filters run interpreted (slower); sysctl net.core.bpf_jit_enable=1");
+
+        if (g_file_get_contents("/proc/sys/net/core/bpf_jit_enable", &jit, NULL, NULL) && jit[0] != '0')
+            add(items, VSPAN_DOCTOR_OK, "kernel bpf jit", "BPF programs are JIT-compiled");
+        else
+            add(items, VSPAN_DOCTOR_INFO, "kernel bpf jit", "the BPF JIT is off: filters run interpreted (slower); sysctl net.core.bpf_jit_enable=1");
     }
-    if (r[PROBE_CLS_BPF]) {
-        add(items, r[PROBE_FLOW_HEAD] && r[PROBE_SOURCE_RATE] ? VSPAN_DOCTOR_OK : VSPAN_DOCTOR_WARN,
-            "kernel bpf programs", r[PROBE_FLOW_HEAD] && r[PROBE_SOURCE_RATE]
-                ? "the builtin programs (flow-head, source-rate) load and attach from %s"
-                : "the builtin programs do not load from %s (no BPF syscall, or objects missing): rules naming them will be refused; vspand's log has the kernel's words",
+    if (r[PROBE_CLS_BPF] && r[PROBE_FLOW_HEAD] && r[PROBE_SOURCE_RATE])
+        add(items, VSPAN_DOCTOR_OK, "kernel bpf programs",
+            "the builtin programs (flow-head, source-rate) load and attach from %s", vspan_bpf_objdir());
+    else if (r[PROBE_CLS_BPF])
+        add(items, VSPAN_DOCTOR_WARN, "kernel bpf programs",
+            "the builtin programs do not load from %s (no BPF syscall, or objects missing): rules naming them will be refused; vspand's log has the kernel's words",
             vspan_bpf_objdir());
-    }
 }
 
 /* ---- IOMMU, SR-IOV ------------------------------------------------------ */
