@@ -24,7 +24,8 @@
 #include "vspan-exec.h"
 
 #define CONFIG_FMT \
-    "<vspan><appliance name='ids' domain='ids'><sink type='netdev' dev='%s'/></appliance></vspan>"
+    "<vspan><appliance name='ids' domain='ids'><sink type='netdev' dev='%s'/></appliance>" \
+    "<program name='head8' builtin='flow-head' packets='8'/></vspan>"
 
 static VspanPlan *
 plan_taps(const char *prefix, guint n, const char *sink, VspanConfig **config)
@@ -169,8 +170,9 @@ bench_install(guint n, guint reps)
     return 0;
 }
 
+/* @rule: extra attributes of the <vspan:mirror> ("filter='...'"), or "" */
 static int
-bench_apply(const char *tap, const char *sink)
+bench_apply(const char *tap, const char *sink, const char *rule)
 {
     g_autoptr(GError) error = NULL;
     g_autoptr(VspanHost) be = vspan_linux_host_new(&error);
@@ -183,11 +185,12 @@ bench_apply(const char *tap, const char *sink)
 
     g_assert_no_error(error);
     g_string_printf(xml, "<domain><name>bench</name><metadata><vspan:domain xmlns:vspan='urn:vspan:domain:1'>"
-                         "<vspan:mirror appliance='ids'/></vspan:domain></metadata><devices>"
+                         "<vspan:mirror appliance='ids' %s/></vspan:domain></metadata><devices>"
                          "<interface type='bridge'><mac address='52:54:00:00:00:01'/><target dev='%s'/></interface>"
-                         "</devices></domain>", tap);
+                         "</devices></domain>", rule, tap);
     config = vspan_config_parse(cfg, strlen(cfg), "vspan.xml", &error);
     g_assert_no_error(error);
+    be->klass->programs_sync(be, config->programs);
     dom = vspan_domain_parse(xml->str, xml->len, "bench.xml", &error);
     g_assert_no_error(error);
     plan = vspan_plan_build(VSPAN_PHASE_START, dom, config, obs);
@@ -203,8 +206,8 @@ main(int argc, char **argv)
 {
     if (argc == 4 && g_str_equal(argv[1], "install"))
         return bench_install(atoi(argv[2]), atoi(argv[3]));
-    if (argc == 4 && g_str_equal(argv[1], "apply"))
-        return bench_apply(argv[2], argv[3]);
+    if ((argc == 4 || argc == 5) && g_str_equal(argv[1], "apply"))
+        return bench_apply(argv[2], argv[3], argc == 5 ? argv[4] : "");
     if (argc == 3 && g_str_equal(argv[1], "release")) {
         g_autoptr(GError) error = NULL;
         g_autoptr(VspanHost) be = vspan_linux_host_new(&error);
@@ -217,6 +220,6 @@ main(int argc, char **argv)
         }
         return 0;
     }
-    fprintf(stderr, "usage: vspan-bench install N REPS | apply TAP SINK | release TAP\n");
+    fprintf(stderr, "usage: vspan-bench install N REPS | apply TAP SINK [RULE-ATTRS] | release TAP\n");
     return 2;
 }

@@ -1,0 +1,105 @@
+#!/bin/bash
+# Choosing what is copied, measured: a monitored flow across a Linux bridge
+# with (a) no mirror, (b) a match-all mirror, (c) a filter selecting ~10 %
+# of the frames (ip[5] < 26: the IP ID's low byte), (d) flow-head
+# (packets=8), each with and without a capture process on the sink standing
+# in for the appliance (tcpdump -w /dev/null, no filter: it takes every
+# copy it is given, as a sensor VM's NIC does).  Run by bench/run inside
+# `unshare --net --mount`; prints one markdown row per mode.
+set -euo pipefail
+BENCH=$1 REPS=${2:-5} DUR=${3:-4}
+FILTER='ip[5] < 26'
+
+mkdir -p /run/netns && mount -t tmpfs vspan-bench /run/netns
+mount -t sysfs sysfs /sys
+pids=() cap=""
+cleanup() {
+    [ -n "$cap" ] && kill "$cap" 2>/dev/null
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    ip netns del a 2>/dev/null || true
+    ip netns del b 2>/dev/null || true
+}
+trap cleanup EXIT
+
+sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+ip link set lo up
+ip netns add a
+ip netns add b
+ip link add br0 type bridge
+ip link set br0 up
+ip link add vnetA type veth peer name eth0 netns a
+ip link add vnetB type veth peer name eth0 netns b
+ip link set vnetA master br0 up
+ip link set vnetB master br0 up
+ip link add sink0 type veth peer name sink0p
+ip link set sink0 up
+ip link set sink0p up
+for n in a b; do
+    ip -n $n link set lo up
+    ip -n $n link set eth0 up
+done
+ip -n a addr add 10.99.0.1/24 dev eth0
+ip -n b addr add 10.99.0.2/24 dev eth0
+ip netns exec b sh -c 'iperf3 -s >/dev/null 2>&1 & echo $! >/run/netns/iperf.pid'
+pids+=("$(cat /run/netns/iperf.pid)")
+sleep 0.5
+
+rule() {
+    case $1 in
+    all*) echo "" ;;
+    filter*) echo "filter='$FILTER'" ;;
+    flowhead*) echo "program='head8'" ;;
+    esac
+}
+setup() {
+    [ "$1" = none ] || "$BENCH" apply vnetA sink0 "$(rule "$1")"
+    case $1 in
+    *+cap)
+        tcpdump -i sink0p -p -n -w /dev/null >/dev/null 2>&1 &
+        cap=$!
+        sleep 0.5 ;;
+    esac
+}
+teardown() {
+    if [ -n "$cap" ]; then kill "$cap"; wait "$cap" 2>/dev/null || true; cap=""; fi
+    [ "$1" = none ] || "$BENCH" release vnetA
+}
+sink_rx() { cat /sys/class/net/sink0p/statistics/rx_packets; }
+# busy CPU of the whole machine, in ms (USER_HZ jiffies of /proc/stat)
+cpu_ms() { awk '/^cpu / { print ($2 + $3 + $4 + $7 + $8) * 1000 / 100 }' /proc/stat; }
+
+declare -A tcp udp copies cpu
+modes="none all filter flowhead none+cap all+cap filter+cap flowhead+cap"
+for r in $(seq "$REPS"); do
+    for m in $modes; do   # interleaved: machine noise spreads over all modes
+        setup "$m"
+        bps=$(ip netns exec a iperf3 -c 10.99.0.2 -t "$DUR" -J | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]))')
+        before=$(sink_rx)
+        c0=$(cpu_ms)
+        out=$(ip netns exec a iperf3 -c 10.99.0.2 -u -b 0 -l 64 -t "$DUR" -J)
+        c1=$(cpu_ms)
+        read -r pps npk <<<"$(echo "$out" | python3 -c '
+import json,sys
+s=json.load(sys.stdin)["end"]["sum"]
+got=s["packets"]-s["lost_packets"]
+print(int(got/s["seconds"]), got)')"
+        copies[$m]="${copies[$m]:-} $(( $(sink_rx) - before ))"
+        tcp[$m]="${tcp[$m]:-} $bps"
+        udp[$m]="${udp[$m]:-} $pps"
+        cpu[$m]="${cpu[$m]:-} $(awk -v c="$(echo "$c1 - $c0" | bc)" -v n="$npk" 'BEGIN { printf "%.0f", c / (n / 1e6) }')"
+        teardown "$m"
+    done
+done
+
+median() { tr ' ' '\n' | sed '/^$/d' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+base_tcp=$(echo "${tcp[none]}" | median)
+base_udp=$(echo "${udp[none]}" | median)
+base_cpu=$(echo "${cpu[none+cap]}" | median)
+for m in $modes; do
+    t=$(echo "${tcp[$m]}" | median)
+    u=$(echo "${udp[$m]}" | median)
+    c=$(echo "${copies[$m]}" | median)
+    k=$(echo "${cpu[$m]}" | median)
+    awk -v m="$m" -v t="$t" -v u="$u" -v bt="$base_tcp" -v bu="$base_udp" -v c="$c" -v k="$k" -v bk="$base_cpu" -v d="$DUR" 'BEGIN {
+        printf "| %s | %.2f | %.2f | %.0f | %.2f | %.3f | %.0f | %+.0f |\n", m, t/1e9, t/bt, u, u/bu, c/(u*d), k, k-bk }'
+done
