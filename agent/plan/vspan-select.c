@@ -141,6 +141,9 @@ vspan_select_compile(const VspanSelect *sel, gboolean *live, GError **error)
             vspan_compiled_free(c);
             return prog;
         }
+        /* bounded: distinct expressions come from tenants' XML */
+        if (g_hash_table_size(cache) >= 1024)
+            g_hash_table_remove_all(cache);
         g_hash_table_insert(cache, g_steal_pointer(&key), c);
     }
     if (live)
