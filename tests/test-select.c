@@ -350,6 +350,15 @@ oracle_start(const char *dev, const char *expr)
     return o;
 }
 
+static guint32
+u32_at(const guint8 *d)
+{
+    guint32 v;
+
+    memcpy(&v, d, sizeof(v));   /* records are not aligned */
+    return v;
+}
+
 static GPtrArray *
 pcap_read(const char *path)
 {
@@ -359,10 +368,10 @@ pcap_read(const char *path)
 
     g_assert_true(g_file_get_contents(path, (char **)&d, &n, NULL));
     g_assert_cmpuint(n, >=, 24);
-    g_assert_cmphex(*(guint32 *)d, ==, 0xa1b2c3d4);     /* host order, microseconds */
-    g_assert_cmpuint(*(guint32 *)(d + 20), ==, 1);      /* LINKTYPE_ETHERNET */
+    g_assert_cmphex(u32_at(d), ==, 0xa1b2c3d4);     /* host order, microseconds */
+    g_assert_cmpuint(u32_at(d + 20), ==, 1);        /* LINKTYPE_ETHERNET */
     while (off + 16 <= n) {
-        guint32 incl = *(guint32 *)(d + off + 8);
+        guint32 incl = u32_at(d + off + 8);
         g_assert_cmpuint(off + 16 + incl, <=, n);
         g_ptr_array_add(out, g_bytes_new(d + off + 16, incl));
         off += 16 + incl;

@@ -277,7 +277,6 @@ vspan_config_parse_program(VspanConfig *config, const xmlNode *node, GError **er
     g_autofree char *where = vspan_xml_where(config->path, node);
     g_autofree char *builtin = vspan_xml_prop(node, "builtin");
     g_autofree char *object = vspan_xml_prop(node, "object");
-    g_autoptr(GString) given = g_string_new(NULL);
     VspanProgramDef *d = g_new0(VspanProgramDef, 1);
     gboolean has_packets = FALSE, has_bytes = FALSE, has_pps = FALSE, has_burst = FALSE, has_flows = FALSE;
     const char *const *allowed;

@@ -27,7 +27,7 @@ typedef struct {
 struct VspanBpfPrograms {
     char *objdir;
     char *pindir;
-    GHashTable *by_name;        /* name -> VspanBpfProgram */
+    GHashTable *by_name;        /* name (the instance's own) -> VspanBpfProgram */
 };
 
 static void
@@ -58,7 +58,7 @@ vspan_bpf_pindir(void)
 }
 
 /* libbpf's own chatter goes to the debug log, not to stderr */
-static int
+G_GNUC_PRINTF(2, 0) static int
 vspan_bpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
     g_autofree char *text = g_strdup_vprintf(fmt, ap);
@@ -312,7 +312,11 @@ vspan_bpf_programs_sync(VspanBpfPrograms *p, GPtrArray *defs)
                               d->section ? d->section : "");
         if (have && g_str_equal(have->key, key) && have->fd >= 0)
             continue;
-        g_hash_table_replace(p->by_name, g_strdup(d->name), vspan_bpf_instance(p, d, key, path, params));
+        {
+            /* keyed by the instance's own name: it goes with the instance */
+            VspanBpfProgram *prog = vspan_bpf_instance(p, d, key, path, params);
+            g_hash_table_replace(p->by_name, prog->name, prog);
+        }
     }
     g_hash_table_iter_init(&it, p->by_name);
     while (g_hash_table_iter_next(&it, &k, NULL))

@@ -116,11 +116,10 @@ vspan_select_build(const VspanSelect *sel, GError **error)
     return c;
 }
 
-GBytes *
-vspan_select_compile(const VspanSelect *sel, gboolean *live, GError **error)
+static GBytes *
+vspan_select_compile_locked(const VspanSelect *sel, gboolean *live, GError **error)
 {
     g_autofree char *key = g_strdup_printf("%u/%s", MAX(sel->sample, 1u), sel->filter ? sel->filter : "");
-    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&cache_lock);
     VspanCompiled *c;
 
     if (!cache)
@@ -149,6 +148,17 @@ vspan_select_compile(const VspanSelect *sel, gboolean *live, GError **error)
     if (live)
         *live = c->live;
     return g_bytes_ref(c->prog);
+}
+
+GBytes *
+vspan_select_compile(const VspanSelect *sel, gboolean *live, GError **error)
+{
+    GBytes *prog;
+
+    g_mutex_lock(&cache_lock);
+    prog = vspan_select_compile_locked(sel, live, error);
+    g_mutex_unlock(&cache_lock);
+    return prog;
 }
 
 /* ---- reading programs --------------------------------------------------- */
