@@ -385,6 +385,14 @@ vspan_config_parse_mirror(VspanConfig *config, const xmlNode *node, GError **err
         !vspan_xml_parse_select(node, &select, where, error))
         return FALSE;
 
+    if (select.program && !vspan_config_find_program(config, select.program)) {
+        g_autofree char *names = vspan_config_program_names(config);
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                    "%s: no program named '%s' (known: %s); define <program name=\"%s\"> or fix the name",
+                    where, select.program, names, select.program);
+        vspan_select_clear(&select);
+        return FALSE;
+    }
     a = vspan_config_find_appliance(config, appliance);
     if (!a) {
         g_autofree char *names = vspan_config_appliance_names(config);
