@@ -32,6 +32,7 @@ static const char *config_xml =
     "<vspan>"
     "  <appliance name='ids' domain='ids'><sink type='tap' dev='vspan-sink0'/></appliance>"
     "  <appliance name='ids2' domain='ids2'><sink type='tap' dev='vspan-sink1'/></appliance>"
+    "  <appliance name='ivm' domain='ivm'><sink type='interface' mac='52:54:00:00:00:99'/></appliance>"
     "  <program name='head8' builtin='flow-head' packets='8' flows='4096'/>"
     "  <program name='rate50' builtin='source-rate' pps='50' burst='5'/>"
     "  <program name='bad' object='" VSPAN_TEST_BPF_BAD "'/>"
@@ -70,9 +71,10 @@ fx_teardown(Fx *fx, gconstpointer data)
 }
 
 /* Plan domain web1 (vnet0) with @rules (<vspan:mirror> elements) and apply
- * it; returns the plan's first error or the executor's. */
+ * it, the interface-sink appliance 'ivm' on tap @ivm_port (or not running);
+ * returns the plan's first error or the executor's. */
 static char *
-fx_apply(Fx *fx, const char *rules)
+fx_apply_port(Fx *fx, const char *rules, const char *ivm_port)
 {
     g_autofree char *xml = g_strdup_printf(
         "<domain type='qemu'><name>web1</name>"
@@ -88,6 +90,8 @@ fx_apply(Fx *fx, const char *rules)
 
     if (!dom)
         return g_strdup(error->message);
+    if (ivm_port)
+        g_hash_table_replace(obs->appliance_ports, g_strdup("ivm"), g_strdup(ivm_port));
     /* observed as vspand observes: what vspan holds on the tap now, and
      * which programs did not load */
     g_assert_true(vspan_host_observe_tap(fx->be, "vnet0", obs, NULL));
@@ -103,6 +107,12 @@ fx_apply(Fx *fx, const char *rules)
     if (!vspan_exec_apply(fx->be, plan, &error))
         return g_strdup(error->message);
     return NULL;
+}
+
+static char *
+fx_apply(Fx *fx, const char *rules)
+{
+    return fx_apply_port(fx, rules, NULL);
 }
 
 static void
@@ -647,6 +657,43 @@ test_witness_and_removal(Fx *fx, gconstpointer data)
     close(s);
 }
 
+/* An interface-sink appliance restarts on another tap: its filtered rule
+ * is re-pointed in place (same cls_bpf handle), and the copies follow. */
+static void
+test_repoint(Fx *fx, gconstpointer data)
+{
+    static const char *rule = "<vspan:mirror appliance='ivm' filter='arp'/>";
+    g_autofree char *tc1 = NULL, *tc2 = NULL, *err = NULL;
+    g_autoptr(GPtrArray) at0 = NULL, at1 = NULL;
+    int s0 = nt_sink_open("vspan-sink0"), s1 = nt_sink_open("vspan-sink1");
+
+    err = fx_apply_port(fx, rule, "vspan-sink0");
+    g_assert_null(err);
+    g_assert_cmpint(nt_sh(&tc1, "/sbin/tc filter show dev vnet0 ingress"), ==, 0);
+    g_assert_nonnull(strstr(tc1, "handle 0x3"));
+    g_assert_nonnull(strstr(tc1, "Mirror to device vspan-sink0"));
+    send_corpus(fx);
+    at0 = nt_collect(s0, 150);
+    g_assert_cmpuint(at0->len, ==, 2);      /* one ARP each way */
+    nt_drain(s1);
+
+    err = fx_apply_port(fx, rule, "vspan-sink1");
+    g_assert_null(err);
+    g_assert_cmpint(nt_sh(&tc2, "/sbin/tc filter show dev vnet0 ingress"), ==, 0);
+    g_assert_nonnull(strstr(tc2, "handle 0x3"));
+    g_assert_nonnull(strstr(tc2, "Mirror to device vspan-sink1"));
+    g_assert_null(strstr(tc2, "vspan-sink0"));
+    send_corpus(fx);
+    at1 = nt_collect(s1, 150);
+    g_assert_cmpuint(at1->len, ==, 2);
+    {
+        g_autoptr(GPtrArray) stale = nt_collect(s0, 50);
+        g_assert_cmpuint(stale->len, ==, 0);   /* the old tap gets nothing */
+    }
+    close(s0);
+    close(s1);
+}
+
 /* Bad input: one line each, and nothing changed in the kernel. */
 static void
 test_bad_input(Fx *fx, gconstpointer data)
@@ -872,6 +919,7 @@ main(int argc, char **argv)
     ADD("sample", test_sample);
     ADD("witness-and-removal", test_witness_and_removal);
     ADD("bad-input-changes-nothing", test_bad_input);
+    ADD("repoint-interface-sink", test_repoint);
     ADD("program-flow-head", test_flow_head);
     ADD("program-source-rate", test_source_rate);
     ADD("program-errors", test_program_errors);
