@@ -15,3 +15,20 @@ struct vspan_source_rate_params {
     __u64 cost_ns;          /* one packet's cost: 1e9 / pps */
     __u64 burst_ns;         /* the bucket: burst * cost_ns */
 };
+
+/* sink-shape: on a sink's egress, every copy vspan sends there */
+struct vspan_sink_shape_params {
+    __u32 snaplen;          /* 0: copies keep their length */
+    __u32 pps;              /* 1: the rate is in packets a second */
+    __u64 cost_ns;          /* pps: one packet's cost, 1e9 / rate */
+    __u64 ns_per_kbyte;     /* bit/s: the cost of 1024 bytes, 8e9 * 1024 / rate */
+    __u64 burst_ns;         /* the bucket; 0: no rate cap */
+};
+
+/* its counters (a per-CPU array, one slot each) */
+enum {
+    VSPAN_SHAPE_SENT,
+    VSPAN_SHAPE_TRUNCATED,
+    VSPAN_SHAPE_RATE_DROPPED,
+    VSPAN_SHAPE_COUNTERS,
+};

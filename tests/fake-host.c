@@ -298,6 +298,13 @@ fake_select_del(VspanHost *h, const char *dev, VspanHook hook, guint handle, GEr
     return TRUE;
 }
 
+static gboolean
+fake_sink_stats(VspanHost *h, const char *dev, VspanSinkStats *st)
+{
+    *st = (VspanSinkStats){ 0 };
+    return fake_link((FakeHost *)h, dev) != NULL;
+}
+
 /* the fake loads every program (no kernel verifier to refuse one); not
  * a write to the host, so not logged */
 static void
@@ -391,6 +398,7 @@ static const VspanHostClass fake_host_class = {
     .select_set = fake_select_set,
     .select_del = fake_select_del,
     .programs_sync = fake_programs_sync,
+    .sink_stats = fake_sink_stats,
     .program_error = fake_program_error,
     .vf_set = fake_vf_set,
     .vf_reset = fake_vf_reset,

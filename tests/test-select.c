@@ -33,6 +33,10 @@ static const char *config_xml =
     "  <appliance name='ids' domain='ids'><sink type='tap' dev='vspan-sink0'/></appliance>"
     "  <appliance name='ids2' domain='ids2'><sink type='tap' dev='vspan-sink1'/></appliance>"
     "  <appliance name='ivm' domain='ivm'><sink type='interface' mac='52:54:00:00:00:99'/></appliance>"
+    "  <appliance name='snap64' domain='s64'><sink type='tap' dev='vspan-s64' snaplen='64'/></appliance>"
+    "  <appliance name='snap128' domain='s128'><sink type='tap' dev='vspan-s128' snaplen='128'/></appliance>"
+    "  <appliance name='snap1514' domain='s1514'><sink type='tap' dev='vspan-s1514' snaplen='1514'/></appliance>"
+    "  <appliance name='capped' domain='capped'><sink type='tap' dev='vspan-cap' max-rate='1000pps'/></appliance>"
     "  <program name='head8' builtin='flow-head' packets='8' flows='4096'/>"
     "  <program name='rate50' builtin='source-rate' pps='50' burst='5'/>"
     "  <program name='bad' object='" VSPAN_TEST_BPF_BAD "'/>"
@@ -905,6 +909,114 @@ test_program_errors(Fx *fx, gconstpointer data)
     fx_apply_ok(fx, "<vspan:mirror appliance='ids' program='head8'/><vspan:mirror appliance='ids2' filter='arp'/>");
 }
 
+/* ---- shaping at the sink: snaplen, max-rate ------------------------------ */
+
+/* snaplen 64/128/1514 on three tap sinks, frames of 60 to 9000 bytes: each
+ * copy is min(length, snaplen) long and is the original's leading bytes;
+ * the monitored frames reach the other guest whole; the sinks count what
+ * they cut. */
+static void
+test_snaplen(Fx *fx, gconstpointer data)
+{
+    static const guint sizes[] = { 60, 64, 100, 128, 129, 1514, 1515, 4000, 9000 };
+    static const struct { const char *dev; guint snaplen; } sinks[] = {
+        { "vspan-s64", 64 }, { "vspan-s128", 128 }, { "vspan-s1514", 1514 },
+    };
+    g_autoptr(GPtrArray) sent = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+    g_autoptr(GPtrArray) at_b = NULL;
+    g_autofree char *tc = NULL;
+    int fd[3];
+
+    fx_apply_ok(fx, "<vspan:mirror appliance='snap64' direction='from-vm'/>"
+                    "<vspan:mirror appliance='snap128' direction='from-vm'/>"
+                    "<vspan:mirror appliance='snap1514' direction='from-vm'/>");
+    g_assert_cmpint(nt_sh(&tc, "/sbin/tc filter show dev vspan-s128 egress"), ==, 0);
+    g_assert_nonnull(strstr(tc, "vspan-shape"));
+    g_assert_nonnull(strstr(tc, "direct-action"));
+    for (guint i = 0; i < 3; i++)
+        fd[i] = nt_sink_open(sinks[i].dev);
+    for (guint i = 0; i < G_N_ELEMENTS(sizes); i++) {
+        g_autofree char *label = g_strdup_printf("size-%u", sizes[i]);
+        GBytes *f = nt_frame(MAC_B, MAC_A, 0x0800, 0, label, sizes[i]);
+        nt_send(fx->a, f);
+        g_ptr_array_add(sent, f);
+    }
+    at_b = nt_collect(fx->b, 150);
+    for (guint i = 0; i < sent->len; i++)
+        g_assert_cmpuint(nt_count(at_b, sent->pdata[i]), ==, 1);     /* originals intact */
+    for (guint k = 0; k < 3; k++) {
+        g_autoptr(GPtrArray) got = nt_collect(fd[k], 150);
+        VspanSinkStats st;
+        guint cut = 0;
+
+        g_assert_cmpuint(got->len, ==, sent->len);
+        for (guint i = 0; i < sent->len; i++) {
+            gsize olen, clen;
+            const guint8 *o = g_bytes_get_data(sent->pdata[i], &olen);
+            const guint8 *c = g_bytes_get_data(got->pdata[i], &clen);
+
+            g_assert_cmpuint(clen, ==, MIN(olen, sinks[k].snaplen));
+            g_assert_cmpmem(c, clen, o, clen);
+            cut += olen > sinks[k].snaplen;
+        }
+        g_assert_true(fx->be->klass->sink_stats(fx->be, sinks[k].dev, &st));
+        g_test_message("%s: %u copies, %" G_GUINT64_FORMAT " truncated (%u longer than %u)", sinks[k].dev,
+                       got->len, st.truncated, cut, sinks[k].snaplen);
+        g_assert_true(st.shaped);
+        g_assert_cmpuint(st.truncated, ==, cut);
+        g_assert_cmpuint(st.rate_dropped, ==, 0);
+        close(fd[k]);
+    }
+}
+
+/* max-rate 1000pps: a 64-byte stream at over 10x the cap -> copies within
+ * 10 % of the cap (plus the 10 ms bucket), the rest dropped at the sink and
+ * counted; every monitored frame still reaches the other guest. */
+static void
+test_max_rate(Fx *fx, gconstpointer data)
+{
+    g_autoptr(GPtrArray) guests = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+    g_autoptr(GPtrArray) got = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+    guint sent = 0, at_b = 0;
+    VspanSinkStats st;
+    gint64 t0, t1;
+    double expected;
+    int s;
+
+    fx_apply_ok(fx, "<vspan:mirror appliance='capped' direction='from-vm'/>");
+    s = nt_sink_open("vspan-cap");
+    t0 = g_get_monotonic_time();
+    for (guint ms = 0; ms < 1000; ms++) {
+        gint64 due = t0 + (gint64)ms * 1000;
+
+        while (g_get_monotonic_time() < due)
+            g_usleep(100);
+        for (guint k = 0; k < 12; k++, sent++) {
+            g_autoptr(GBytes) f = ip_frame(TRUE, NULL, 17, 31000, 9, "capped");
+            nt_send(fx->a, f);
+        }
+        if (ms % 10 == 0) {
+            sink_take(s, got);
+            sink_take(fx->b, guests);
+        }
+    }
+    t1 = g_get_monotonic_time();
+    g_ptr_array_extend_and_steal(got, nt_collect(s, 150));
+    g_ptr_array_extend_and_steal(guests, nt_collect(fx->b, 50));
+    at_b = guests->len;
+    expected = 1000.0 * (t1 - t0) / G_USEC_PER_SEC + 10;
+    g_assert_true(fx->be->klass->sink_stats(fx->be, "vspan-cap", &st));
+    g_test_message("max-rate 1000pps: %u sent in %.2f s (%.0f pkt/s), %u copies (%.0f expected), %" G_GUINT64_FORMAT
+                   " dropped by the cap; the other guest got %u",
+                   sent, (t1 - t0) / 1e6, sent / ((t1 - t0) / 1e6), got->len, expected, st.rate_dropped, at_b);
+    g_assert_cmpfloat(sent / ((t1 - t0) / 1e6), >=, 10 * 1000);
+    g_assert_cmpfloat(got->len, >=, 0.9 * expected);
+    g_assert_cmpfloat(got->len, <=, 1.1 * expected);
+    g_assert_cmpuint(st.rate_dropped + got->len, ==, sent);
+    g_assert_cmpuint(at_b, ==, sent);
+    close(s);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -920,6 +1032,8 @@ main(int argc, char **argv)
     ADD("witness-and-removal", test_witness_and_removal);
     ADD("bad-input-changes-nothing", test_bad_input);
     ADD("repoint-interface-sink", test_repoint);
+    ADD("sink-snaplen", test_snaplen);
+    ADD("sink-max-rate", test_max_rate);
     ADD("program-flow-head", test_flow_head);
     ADD("program-source-rate", test_source_rate);
     ADD("program-errors", test_program_errors);

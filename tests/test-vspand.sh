@@ -18,7 +18,7 @@ CTL=$BUILD/agent/vspanctl
 # mount namespace
 export VSPAN_BPF_DIR=$BUILD/bpf VSPAN_BPF_PINDIR=$T/bpffs/vspan
 mkdir -p "$T/bpffs" && mount -t bpf bpf "$T/bpffs"
-printf '%s\n' '<vspan><appliance name="ids" domain="ids"><sink type="tap" dev="vspan-at0"/></appliance><program name="head" builtin="flow-head" packets="4"/></vspan>' >"$T/vspan.xml"
+printf '%s\n' '<vspan><appliance name="ids" domain="ids"><sink type="tap" dev="vspan-at0" snaplen="128"/></appliance><program name="head" builtin="flow-head" packets="4"/></vspan>' >"$T/vspan.xml"
 "$BUILD/agent/vspand" --config "$T/vspan.xml" --state-dir "$T/state" --socket "$VSPAN_SOCKET" --libvirt-uri none >"$T/log" 2>&1 &
 pid=$!
 for _ in $(seq 50); do "$CTL" status >/dev/null 2>&1 && break; sleep 0.1; done
@@ -153,6 +153,14 @@ pid0=$(prog_id)
 check "the rule's program is attached to ap0 (tc shows program 'head', id $pid0)" test -n "$pid0"
 check "the program is pinned in bpffs" sh -c "ls '$T/bpffs/vspan' | grep -q '^head-[0-9a-f]\{16\}$'"
 check "status names the rule's program" sh -c "'$CTL' status --json | grep -q '\"tap\":\"ap0\",\"appliance\":\"ids\",\"direction\":\"both\",\"program\":\"head\",'"
+
+# the sink's shaper (snaplen): on the sink's egress; its counters in status
+check "the tap sink's copies are cut to 128 bytes by vspan's shaper (tc: vspan-shape on vspan-at0 egress)" \
+    sh -c "tc filter show dev vspan-at0 egress | grep -q 'vspan-shape.*direct-action'"
+check "status --json reports the sink's snaplen and copy counters" \
+    sh -c "'$CTL' status --json | grep -q '\"name\":\"ids\".*\"snaplen\":128,\"copies_sent\":[0-9]*,\"copies_truncated\":0,\"copies_rate_dropped\":0,\"copies_unread_dropped\":[0-9]*'"
+check "metrics report the sink's copy counters" \
+    sh -c "'$CTL' metrics | grep -q '^vspan_sink_copies_truncated_total{appliance=\"ids\",dev=\"vspan-at0\"} 0$'"
 
 # doctor tells the truth about this kernel: its classifier verdict agrees
 # with the classifier the agent ended up using

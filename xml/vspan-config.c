@@ -127,13 +127,75 @@ vspan_config_check_ip(const char *ip, const char *what, const char *where, GErro
     return TRUE;
 }
 
+/* "200mbit", "1g", "100000" (bit/s, k/m/g are powers of 1000) or "5000pps". */
+static gboolean
+vspan_config_parse_rate(const char *text, guint64 *rate, gboolean *pps)
+{
+    g_autofree char *s = g_ascii_strdown(text, -1);
+    char *end = NULL;
+    guint64 n, mult = 1;
+
+    if (!g_ascii_isdigit(s[0]))
+        return FALSE;
+    n = g_ascii_strtoull(s, &end, 10);
+    *pps = FALSE;
+    if (g_str_equal(end, "pps")) {
+        *pps = TRUE;
+    } else {
+        if (*end == 'k')
+            mult = 1000, end++;
+        else if (*end == 'm')
+            mult = 1000000, end++;
+        else if (*end == 'g')
+            mult = 1000000000, end++;
+        if (g_str_equal(end, "pps")) {
+            *pps = TRUE;
+            end += 3;
+        } else if (g_str_equal(end, "bit")) {
+            end += 3;
+        }
+        if (*end)
+            return FALSE;
+    }
+    if (n == 0 || n > G_MAXUINT64 / mult)
+        return FALSE;
+    *rate = n * mult;
+    return TRUE;
+}
+
+/* snaplen= and max-rate=: on the sinks whose device carries only copies */
+static gboolean
+vspan_config_parse_shape(const xmlNode *node, VspanSink *sink, const char *where, GError **error)
+{
+    g_autofree char *rate = vspan_xml_prop(node, "max-rate");
+
+    if (!vspan_xml_prop_uint(node, "snaplen", VSPAN_SNAPLEN_MIN, VSPAN_SNAPLEN_MAX, &sink->snaplen, NULL,
+                             where, error))
+        return FALSE;
+    if (rate && !vspan_config_parse_rate(rate, &sink->max_rate, &sink->max_rate_pps)) {
+        g_autofree char *clean = vspan_str_clean(rate);
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                    "%s: max-rate '%s' is not a rate; write bit/s as 200mbit (k, m, g) or packets as 5000pps",
+                    where, clean);
+        return FALSE;
+    }
+    if (sink->max_rate_pps && sink->max_rate > G_MAXUINT32) {
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                    "%s: max-rate of %" G_GUINT64_FORMAT " packets a second is more than any link carries; lower it",
+                    where, sink->max_rate);
+        return FALSE;
+    }
+    return TRUE;
+}
+
 static gboolean
 vspan_config_parse_sink(const xmlNode *node, VspanSink *sink, const char *appliance,
                         const char *where, GError **error)
 {
-    static const char *const tap_attrs[] = { "type", "dev", NULL };
+    static const char *const tap_attrs[] = { "type", "dev", "snaplen", "max-rate", NULL };
     static const char *const iface_attrs[] = { "type", "mac", NULL };
-    static const char *const vxlan_attrs[] = { "type", "remote", "vni", "dstport", "local", "dev", NULL };
+    static const char *const vxlan_attrs[] = { "type", "remote", "vni", "dstport", "local", "dev",
+                                               "snaplen", "max-rate", NULL };
     g_autofree char *mac = NULL;
     int type = -1;
     gboolean present;
@@ -153,13 +215,20 @@ vspan_config_parse_sink(const xmlNode *node, VspanSink *sink, const char *applia
     case VSPAN_SINK_TAP:
     case VSPAN_SINK_NETDEV:
         if (!vspan_xml_check_attrs(node, tap_attrs, where, error) ||
-            !vspan_xml_prop_required(node, "dev", &sink->dev, where, error))
+            !vspan_xml_prop_required(node, "dev", &sink->dev, where, error) ||
+            !vspan_config_parse_shape(node, sink, where, error))
             return FALSE;
         /* A tap sink is attached by the appliance as <target dev managed='no'>,
          * which libvirt refuses for its reserved prefixes. */
         return vspan_config_check_ifname(sink->dev, "sink dev", sink->type == VSPAN_SINK_TAP,
                                          where, error);
     case VSPAN_SINK_INTERFACE:
+        if (xmlHasProp(node, (const xmlChar *)"snaplen") || xmlHasProp(node, (const xmlChar *)"max-rate")) {
+            g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                        "%s: snaplen and max-rate need a sink that carries only copies, and an interface sink's tap carries the appliance's own traffic too; use a tap sink",
+                        where);
+            return FALSE;
+        }
         if (!vspan_xml_check_attrs(node, iface_attrs, where, error) ||
             !vspan_xml_prop_required(node, "mac", &mac, where, error))
             return FALSE;
@@ -173,6 +242,7 @@ vspan_config_parse_sink(const xmlNode *node, VspanSink *sink, const char *applia
         return TRUE;
     case VSPAN_SINK_VXLAN:
         if (!vspan_xml_check_attrs(node, vxlan_attrs, where, error) ||
+            !vspan_config_parse_shape(node, sink, where, error) ||
             !vspan_xml_prop_required(node, "remote", &sink->remote, where, error) ||
             !vspan_config_check_ip(sink->remote, "remote", where, error))
             return FALSE;

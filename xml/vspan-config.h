@@ -15,7 +15,13 @@ typedef struct {
     char *local;        /* vxlan, optional */
     guint vni;          /* vxlan */
     guint dstport;      /* vxlan, default 4789 */
+    guint snaplen;      /* copies cut to this many bytes; 0: whole */
+    guint64 max_rate;   /* copies above it dropped at the sink; 0: no cap */
+    gboolean max_rate_pps;      /* max_rate is packets a second, else bit/s */
 } VspanSink;
+
+#define VSPAN_SNAPLEN_MIN 64
+#define VSPAN_SNAPLEN_MAX 65535
 
 typedef struct {
     char *name;

@@ -13,6 +13,7 @@ typedef struct {
     const VspanAppliance *appliance;
     const char *dev;            /* borrowed; NULL: no sink device now */
     gboolean present, carrier;
+    VspanSinkStats stats;       /* what became of the copies there */
 } VspanSnapAppliance;
 
 typedef struct {
@@ -100,6 +101,10 @@ vspan_snapshot_take(VspanAgent *agent)
         a.present = a.dev && host->klass->ifindex(host, a.dev) > 0;
         /* a tap sink has carrier while the appliance VM holds it */
         a.carrier = a.present && host->klass->carrier(host, a.dev);
+        /* an interface sink's tap carries the appliance's own traffic:
+         * its counters would not be the copies' */
+        if (a.present && a.appliance->sink.type != VSPAN_SINK_INTERFACE)
+            host->klass->sink_stats(host, a.dev, &a.stats);
         g_array_append_val(s->appliances, a);
     }
 
@@ -173,12 +178,27 @@ vspan_agent_status(VspanAgent *agent, char **text_out)
         vspan_json_string(&j, "sink_dev", sa->dev);
         vspan_json_bool(&j, "sink_present", sa->present);
         vspan_json_bool(&j, "sink_carrier", sa->carrier);
+        if (a->sink.snaplen)
+            vspan_json_uint(&j, "snaplen", a->sink.snaplen);
+        if (a->sink.max_rate)
+            vspan_json_uint(&j, a->sink.max_rate_pps ? "max_rate_pps" : "max_rate_bps", a->sink.max_rate);
+        if (a->sink.type != VSPAN_SINK_INTERFACE) {
+            vspan_json_uint(&j, "copies_sent", sa->stats.sent);
+            vspan_json_uint(&j, "copies_truncated", sa->stats.truncated);
+            vspan_json_uint(&j, "copies_rate_dropped", sa->stats.rate_dropped);
+            vspan_json_uint(&j, "copies_unread_dropped", sa->stats.unread_dropped);
+        }
         vspan_json_end_object(&j);
 
         g_string_append_printf(text, "appliance %s (domain %s): %s sink %s, %s\n", a->name, a->domain,
                                vspan_sink_type_to_string(a->sink.type), sa->dev ? sa->dev : "-",
                                !sa->present ? "missing" : sa->carrier ? "appliance attached"
                                                                       : "no appliance attached, copies are dropped");
+        if (sa->present && a->sink.type != VSPAN_SINK_INTERFACE)
+            g_string_append_printf(text, "  copies: %" G_GUINT64_FORMAT " sent, %" G_GUINT64_FORMAT " truncated (snaplen %u), %"
+                                         G_GUINT64_FORMAT " dropped by max-rate, %" G_GUINT64_FORMAT " dropped unread\n",
+                                   sa->stats.sent, sa->stats.truncated, a->sink.snaplen, sa->stats.rate_dropped,
+                                   sa->stats.unread_dropped);
         g_string_append_printf(text, "  %-14s %-17s %-15s %-9s %12s %14s %10s\n", "DOMAIN", "MAC", "TAP",
                                "DIRECTION", "PACKETS", "BYTES", "DROPS");
         for (guint k = 0; k < s->mirrors->len; k++) {
@@ -312,6 +332,29 @@ vspan_agent_metrics(VspanAgent *agent)
         vspan_prom_label(s, "type", vspan_sink_type_to_string(a->appliance->sink.type), FALSE);
         vspan_prom_label(s, "dev", a->dev, FALSE);
         g_string_append_printf(s, "} %d\n", a->carrier);
+    }
+    {
+        static const struct { const char *name, *help; gsize offset; } sink_counters[] = {
+            { "vspan_sink_copies_sent_total", "Copies the sink sent on (to the appliance, the wire or the tunnel).", G_STRUCT_OFFSET(VspanSinkStats, sent) },
+            { "vspan_sink_copies_truncated_total", "Copies cut to the sink's snaplen.", G_STRUCT_OFFSET(VspanSinkStats, truncated) },
+            { "vspan_sink_copies_rate_dropped_total", "Copies dropped by the sink's max-rate.", G_STRUCT_OFFSET(VspanSinkStats, rate_dropped) },
+            { "vspan_sink_copies_unread_dropped_total", "Copies the sink device dropped because the appliance was not reading.", G_STRUCT_OFFSET(VspanSinkStats, unread_dropped) },
+        };
+        for (guint c = 0; c < G_N_ELEMENTS(sink_counters); c++) {
+            g_string_append_printf(s, "# HELP %s %s\n# TYPE %s counter\n", sink_counters[c].name,
+                                   sink_counters[c].help, sink_counters[c].name);
+            for (guint i = 0; i < snap->appliances->len; i++) {
+                const VspanSnapAppliance *a = &g_array_index(snap->appliances, VspanSnapAppliance, i);
+
+                if (!a->present || a->appliance->sink.type == VSPAN_SINK_INTERFACE)
+                    continue;
+                g_string_append_printf(s, "%s{", sink_counters[c].name);
+                vspan_prom_label(s, "appliance", a->appliance->name, TRUE);
+                vspan_prom_label(s, "dev", a->dev, FALSE);
+                g_string_append_printf(s, "} %" G_GUINT64_FORMAT "\n",
+                                       G_STRUCT_MEMBER(guint64, &a->stats, sink_counters[c].offset));
+            }
+        }
     }
     g_string_append(s, "# HELP vspan_vf_lease_generation Generation of each VF lease.\n# TYPE vspan_vf_lease_generation gauge\n");
     for (guint i = 0; i < snap->leases->len; i++) {

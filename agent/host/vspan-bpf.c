@@ -174,35 +174,38 @@ vspan_bpf_unpin_others(VspanBpfPrograms *p, const char *name, const char *keep)
     }
 }
 
-static int
-vspan_bpf_load(VspanBpfPrograms *p, const VspanProgramDef *d, const char *path, GBytes *params,
-               GError **error)
+/* Open @path, keep the program of @section (NULL: the first), write
+ * @params into its .rodata, size map @map_name to @max_entries (when
+ * given) and load it.  Returns the loaded object and its program. */
+static struct bpf_object *
+vspan_bpf_object_load(const char *path, const char *section, GBytes *params, const char *map_name,
+                      guint max_entries, struct bpf_program **out_prog, GError **error)
 {
     static char log[65536];
     LIBBPF_OPTS(bpf_object_open_opts, opts, .kernel_log_buf = log, .kernel_log_size = sizeof(log),
                 .kernel_log_level = 1);
     struct bpf_object *obj;
     struct bpf_program *prog = NULL, *it;
-    int fd, r;
+    int r;
 
     log[0] = '\0';
     obj = bpf_object__open_file(path, &opts);
     if (!obj) {
         int saved = errno;
         g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_KERNEL, "cannot open %s: %s", path, g_strerror(saved));
-        return -1;
+        return NULL;
     }
     bpf_object__for_each_program(it, obj) {
-        if (!prog && (!d->section || g_str_equal(bpf_program__section_name(it), d->section)))
+        if (!prog && (!section || g_str_equal(bpf_program__section_name(it), section)))
             prog = it;
         else
             bpf_program__set_autoload(it, false);
     }
     if (!prog) {
         g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID, "%s has no program in section '%s'", path,
-                    d->section ? d->section : "(any)");
+                    section ? section : "(any)");
         bpf_object__close(obj);
-        return -1;
+        return NULL;
     }
     bpf_program__set_type(prog, BPF_PROG_TYPE_SCHED_CLS);
     if (params) {
@@ -215,13 +218,13 @@ vspan_bpf_load(VspanBpfPrograms *p, const VspanProgramDef *d, const char *path, 
                         "%s does not hold the parameters this vspan writes (.rodata of %zu bytes, expected %zu); reinstall vspan",
                         path, size, g_bytes_get_size(params));
             bpf_object__close(obj);
-            return -1;
+            return NULL;
         }
     }
-    if (d->kind == VSPAN_PROGRAM_FLOW_HEAD) {
-        struct bpf_map *flows = bpf_object__find_map_by_name(obj, "vspan_flows");
-        if (flows)
-            bpf_map__set_max_entries(flows, d->flows);
+    if (map_name && max_entries) {
+        struct bpf_map *m = bpf_object__find_map_by_name(obj, map_name);
+        if (m)
+            bpf_map__set_max_entries(m, max_entries);
     }
     r = bpf_object__load(obj);
     if (r < 0) {
@@ -229,16 +232,131 @@ vspan_bpf_load(VspanBpfPrograms *p, const VspanProgramDef *d, const char *path, 
         g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_KERNEL, "the kernel refused it: %s",
                     last ? last : g_strerror(-r));
         bpf_object__close(obj);
-        return -1;
+        return NULL;
     }
-    /* the program keeps its maps; the object can go */
-    fd = dup(bpf_program__fd(prog));
-    bpf_object__close(obj);
-    if (fd < 0) {
+    *out_prog = prog;
+    return obj;
+}
+
+/* A kept fd of @fd (the object that held it is closed), or -1 with @error. */
+static int
+vspan_bpf_keep_fd(int fd, GError **error)
+{
+    int kept = dup(fd);
+
+    if (kept < 0) {
         int saved = errno;
         g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_KERNEL, "cannot keep the program: %s", g_strerror(saved));
     }
+    return kept;
+}
+
+static int
+vspan_bpf_load(VspanBpfPrograms *p, const VspanProgramDef *d, const char *path, GBytes *params,
+               GError **error)
+{
+    struct bpf_program *prog = NULL;
+    struct bpf_object *obj = vspan_bpf_object_load(path, d->section, params,
+                                                   d->kind == VSPAN_PROGRAM_FLOW_HEAD ? "vspan_flows" : NULL,
+                                                   d->flows, &prog, error);
+    int fd;
+
+    if (!obj)
+        return -1;
+    /* the program keeps its maps; the object can go */
+    fd = vspan_bpf_keep_fd(bpf_program__fd(prog), error);
+    bpf_object__close(obj);
     return fd;
+}
+
+static guint32
+vspan_bpf_prog_id(int fd)
+{
+    struct bpf_prog_info info = { 0 };
+    __u32 len = sizeof(info);
+
+    return bpf_obj_get_info_by_fd(fd, &info, &len) == 0 ? info.id : 0;
+}
+
+/* ---- sink shapers -------------------------------------------------------- */
+
+void
+vspan_bpf_shaper_free(VspanBpfShaper *sh)
+{
+    if (!sh)
+        return;
+    if (sh->prog_fd >= 0)
+        close(sh->prog_fd);
+    if (sh->counters_fd >= 0)
+        close(sh->counters_fd);
+    g_free(sh->key);
+    g_free(sh);
+}
+
+char *
+vspan_bpf_shaper_key(const VspanSink *sink)
+{
+    if (!sink->snaplen && !sink->max_rate)
+        return NULL;
+    return g_strdup_printf("snaplen=%u rate=%" G_GUINT64_FORMAT "%s", sink->snaplen, sink->max_rate,
+                           sink->max_rate_pps ? "pps" : "bit");
+}
+
+VspanBpfShaper *
+vspan_bpf_shaper_load(const char *objdir, const VspanSink *sink, GError **error)
+{
+    g_autofree char *path = g_build_filename(objdir, "sink-shape.bpf.o", NULL);
+    struct vspan_sink_shape_params sp = { .snaplen = sink->snaplen };
+    g_autoptr(GBytes) params = NULL;
+    struct bpf_program *prog = NULL;
+    struct bpf_object *obj;
+    struct bpf_map *counters;
+    VspanBpfShaper *sh;
+
+    if (sink->max_rate) {
+        sp.pps = sink->max_rate_pps;
+        if (sp.pps) {
+            sp.cost_ns = 1000000000ull / sink->max_rate;
+            /* a bucket of 10 ms, at least 2 copies */
+            sp.burst_ns = MAX(10000000ull, 2 * sp.cost_ns);
+        } else {
+            sp.ns_per_kbyte = MAX(1ull, 8000000000ull * 1024 / sink->max_rate);
+            sp.burst_ns = MAX(10000000ull, 2 * ((65536ull * sp.ns_per_kbyte) >> 10));
+        }
+    }
+    params = g_bytes_new(&sp, sizeof(sp));
+    obj = vspan_bpf_object_load(path, NULL, params, NULL, 0, &prog, error);
+    if (!obj)
+        return NULL;
+    counters = bpf_object__find_map_by_name(obj, "vspan_counters");
+    sh = g_new0(VspanBpfShaper, 1);
+    sh->counters_fd = counters ? dup(bpf_map__fd(counters)) : -1;
+    sh->prog_fd = vspan_bpf_keep_fd(bpf_program__fd(prog), error);
+    bpf_object__close(obj);
+    if (sh->prog_fd < 0) {
+        vspan_bpf_shaper_free(sh);
+        return NULL;
+    }
+    sh->prog_id = vspan_bpf_prog_id(sh->prog_fd);
+    sh->key = vspan_bpf_shaper_key(sink);
+    return sh;
+}
+
+void
+vspan_bpf_shaper_counters(const VspanBpfShaper *sh, guint64 out[VSPAN_SHAPE_COUNTERS])
+{
+    int ncpu = libbpf_num_possible_cpus();
+    g_autofree guint64 *per_cpu = g_new0(guint64, MAX(ncpu, 1));
+
+    for (guint i = 0; i < VSPAN_SHAPE_COUNTERS; i++) {
+        __u32 key = i;
+
+        out[i] = 0;
+        if (sh->counters_fd < 0 || ncpu <= 0 || bpf_map_lookup_elem(sh->counters_fd, &key, per_cpu) < 0)
+            continue;
+        for (int c = 0; c < ncpu; c++)
+            out[i] += per_cpu[c];
+    }
 }
 
 static VspanBpfProgram *
@@ -279,12 +397,7 @@ vspan_bpf_instance(VspanBpfPrograms *p, const VspanProgramDef *d, const char *ke
     }
     if (pinning)
         vspan_bpf_unpin_others(p, d->name, pin);
-    {
-        struct bpf_prog_info info = { 0 };
-        __u32 len = sizeof(info);
-        if (bpf_obj_get_info_by_fd(prog->fd, &info, &len) == 0)
-            prog->id = info.id;
-    }
+    prog->id = vspan_bpf_prog_id(prog->fd);
     return prog;
 }
 

@@ -3,6 +3,7 @@
 
 #include <glib.h>
 
+#include "vspan-bpf-params.h"
 #include "vspan-config.h"
 
 /*
@@ -47,3 +48,23 @@ const char *vspan_bpf_programs_error(VspanBpfPrograms *p, const char *name);
 const char *vspan_bpf_objdir(void);
 /* Where programs are pinned: $VSPAN_BPF_PINDIR, else /sys/fs/bpf/vspan. */
 const char *vspan_bpf_pindir(void);
+
+/*
+ * A sink's shaper (snaplen=, max-rate=): the sink-shape program with the
+ * sink's parameters, direct-action on the sink's egress, and its counters.
+ * Not pinned: a restarted vspand loads it again and re-attaches it (the
+ * counters start again from 0).
+ */
+typedef struct {
+    char *key;          /* the parameters it was loaded with */
+    int prog_fd;
+    guint32 prog_id;
+    int counters_fd;    /* per-CPU array, VSPAN_SHAPE_* */
+} VspanBpfShaper;
+
+/* NULL when @sink wants no shaping */
+char *vspan_bpf_shaper_key(const VspanSink *sink);
+VspanBpfShaper *vspan_bpf_shaper_load(const char *objdir, const VspanSink *sink, GError **error);
+void vspan_bpf_shaper_free(VspanBpfShaper *sh);
+/* sums over CPUs */
+void vspan_bpf_shaper_counters(const VspanBpfShaper *sh, guint64 out[VSPAN_SHAPE_COUNTERS]);

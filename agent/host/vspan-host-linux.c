@@ -28,6 +28,7 @@ typedef struct {
      * with the host, so it lives in the host's network namespace */
     int ioctl_fd;
     VspanBpfPrograms *programs;         /* the host config's <program>s */
+    GHashTable *shapers;                /* sink dev -> VspanBpfShaper */
 } VspanLinuxHost;
 
 static int
@@ -43,13 +44,81 @@ vspan_linux_resolve(const char *dev, const char *role, GError **error)
     return ifindex;
 }
 
+/* The sink's shaper as its appliance asks: loaded once per parameters,
+ * attached to the sink's egress (clsact added when missing), or removed. */
+static gboolean
+vspan_linux_shape(VspanLinuxHost *self, const VspanAppliance *a, const char *dev, int ifindex,
+                  GError **error)
+{
+    g_autofree char *key = vspan_bpf_shaper_key(&a->sink);
+    VspanBpfShaper *sh = g_hash_table_lookup(self->shapers, dev);
+    VspanTcAttach at;
+    gboolean created = FALSE;
+
+    if (!key) {
+        g_hash_table_remove(self->shapers, dev);
+        return !vspan_tc_probe(self->nl, ifindex, &at, NULL) || at.state == VSPAN_QDISC_STATE_NONE ||
+               vspan_tc_shape_del(self->nl, ifindex, dev, &at, error);
+    }
+    if (!sh || !g_str_equal(sh->key, key)) {
+        g_autoptr(GError) why = NULL;
+        sh = vspan_bpf_shaper_load(vspan_bpf_objdir(), &a->sink, &why);
+        if (!sh) {
+            g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_KERNEL,
+                        "Cannot shape the copies of appliance '%s' (snaplen, max-rate): %s", a->name, why->message);
+            return FALSE;
+        }
+        g_hash_table_replace(self->shapers, g_strdup(dev), sh);
+    }
+    if (!vspan_tc_attach(self->nl, ifindex, dev, &at, &created, error))
+        return FALSE;
+    return vspan_tc_shape_set(self->nl, ifindex, dev, &at, sh->prog_fd, sh->prog_id, error);
+}
+
 static gboolean
 vspan_linux_sink_ensure(VspanHost *b, const VspanAppliance *a, const char *dev, GError **error)
 {
     VspanLinuxHost *self = (VspanLinuxHost *)b;
     int ifindex;
 
-    return vspan_sink_ensure(self->nl, a, dev, &ifindex, error);
+    if (!vspan_sink_ensure(self->nl, a, dev, &ifindex, error))
+        return FALSE;
+    /* an interface sink's tap carries the appliance's own traffic too:
+     * never shaped (the config refuses snaplen and max-rate there) */
+    if (a->sink.type == VSPAN_SINK_INTERFACE)
+        return TRUE;
+    return vspan_linux_shape(self, a, dev, ifindex, error);
+}
+
+static guint64
+vspan_linux_stat(const char *dev, const char *name)
+{
+    g_autofree char *path = g_build_filename("/sys/class/net", dev, "statistics", name, NULL);
+    g_autofree char *v = NULL;
+
+    return g_file_get_contents(path, &v, NULL, NULL) ? g_ascii_strtoull(v, NULL, 10) : 0;
+}
+
+static gboolean
+vspan_linux_sink_stats(VspanHost *b, const char *dev, VspanSinkStats *st)
+{
+    VspanLinuxHost *self = (VspanLinuxHost *)b;
+    const VspanBpfShaper *sh = g_hash_table_lookup(self->shapers, dev);
+
+    *st = (VspanSinkStats){ 0 };
+    if (vspan_link_ifindex(dev) <= 0)
+        return FALSE;
+    st->sent = vspan_linux_stat(dev, "tx_packets");
+    st->unread_dropped = vspan_linux_stat(dev, "tx_dropped");
+    if (sh) {
+        guint64 c[VSPAN_SHAPE_COUNTERS];
+
+        vspan_bpf_shaper_counters(sh, c);
+        st->shaped = TRUE;
+        st->truncated = c[VSPAN_SHAPE_TRUNCATED];
+        st->rate_dropped = c[VSPAN_SHAPE_RATE_DROPPED];
+    }
+    return TRUE;
 }
 
 /* Where filters go on @dev, adding clsact if it has neither clsact nor
@@ -309,6 +378,7 @@ static void
 vspan_linux_free(VspanHost *b)
 {
     vspan_bpf_programs_free(((VspanLinuxHost *)b)->programs);
+    g_hash_table_unref(((VspanLinuxHost *)b)->shapers);
     vspan_nl_close(((VspanLinuxHost *)b)->nl);
     close(((VspanLinuxHost *)b)->ioctl_fd);
     vspan_host_finish(b);
@@ -331,6 +401,7 @@ static const VspanHostClass vspan_linux_host_class = {
     .select_set = vspan_linux_select_set,
     .select_del = vspan_linux_select_del,
     .programs_sync = vspan_linux_programs_sync,
+    .sink_stats = vspan_linux_sink_stats,
     .program_error = vspan_linux_program_error,
     /* the plan carries the safe defaults for a reset */
     .vf_set = vspan_linux_vf_set,
@@ -351,6 +422,8 @@ vspan_linux_host_new(GError **error)
     vspan_host_init(&self->parent, &vspan_linux_host_class);
     self->nl = nl;
     self->programs = vspan_bpf_programs_new(vspan_bpf_objdir(), vspan_bpf_pindir());
+    self->shapers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                          (GDestroyNotify)vspan_bpf_shaper_free);
     self->ioctl_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (self->ioctl_fd < 0) {
         int saved = errno;

@@ -29,6 +29,15 @@ typedef struct {
 
 void vspan_host_copy_free(VspanHostCopy *c);
 
+/* What became of the copies at one sink. */
+typedef struct {
+    gboolean shaped;            /* the sink has vspan's shaper */
+    guint64 sent;               /* copies the sink sent on (to the appliance, the wire, the tunnel) */
+    guint64 truncated;          /* of them, cut to snaplen */
+    guint64 rate_dropped;       /* dropped by max-rate */
+    guint64 unread_dropped;     /* dropped by the device: the appliance was not reading */
+} VspanSinkStats;
+
 typedef struct {
     /* ---- reads ---- */
     /* > 0, or 0 when @dev does not exist */
@@ -59,6 +68,8 @@ typedef struct {
      * <program> named @ebpf passes to @sink */
     gboolean (*select_set)(VspanHost *self, const char *dev, VspanHook hook, guint handle,
                            const char *sink, GBytes *program, const char *ebpf, GError **error);
+    /* @dev's copy counters; FALSE when it does not exist */
+    gboolean (*sink_stats)(VspanHost *self, const char *dev, VspanSinkStats *st);
     /* load the host config's <program>s (and drop the others) */
     void (*programs_sync)(VspanHost *self, GPtrArray *defs);
     /* why <program> @name did not load, NULL when it did */

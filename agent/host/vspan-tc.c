@@ -258,6 +258,7 @@ vspan_tc_filter_cb(struct nl_msg *msg, void *arg)
     struct nlattr *acts = NULL;
     GBytes *ops = NULL;
     guint32 prog_id = 0;
+    char bpf_name[64] = "";
     g_autoptr(VspanTcFilter) f = NULL;
     const char *kind;
     guint32 prio;
@@ -298,6 +299,8 @@ vspan_tc_filter_cb(struct nl_msg *msg, void *arg)
                     ops = g_bytes_new(nla_data(o[TCA_BPF_OPS]), nla_len(o[TCA_BPF_OPS]));
                 if (o[TCA_BPF_ID])
                     prog_id = nla_get_u32(o[TCA_BPF_ID]);
+                if (o[TCA_BPF_NAME])
+                    nla_strlcpy(bpf_name, o[TCA_BPF_NAME], sizeof(bpf_name));
             }
         }
     }
@@ -311,6 +314,7 @@ vspan_tc_filter_cb(struct nl_msg *msg, void *arg)
     f->actions = g_array_new(FALSE, TRUE, sizeof(VspanTcAction));
     f->ops = ops;
     f->prog_id = prog_id;
+    g_strlcpy(f->name, bpf_name, sizeof(f->name));
     /* the match-all priority holds u32 or matchall, the select one bpf */
     f->ours = acts != NULL &&
               (prio == vspan_tc_prio(scan->hook) ? g_str_equal(kind, "u32") || g_str_equal(kind, "matchall")
@@ -869,6 +873,115 @@ vspan_tc_select_del(VspanNl *nl, int ifindex, const char *dev, const VspanTcAtta
     if (r < 0 && r != -ENOENT) {
         vspan_nl_set_error(nl, error, r, "Cannot remove the %s rule %u of '%s'",
                            vspan_hook_to_string(hook), handle, dev);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* ---- a sink's shaper (direct-action cls_bpf on its egress) -------------- */
+
+/* The shaper filter in the egress dump, *foreign when something else sits
+ * at its priority. */
+static VspanTcFilter *
+vspan_tc_find_shape(GPtrArray *filters, gboolean *foreign)
+{
+    VspanTcFilter *found = NULL;
+
+    *foreign = FALSE;
+    for (guint i = 0; i < filters->len; i++) {
+        VspanTcFilter *f = filters->pdata[i];
+        if (f->prio != VSPAN_TC_PRIO_SHAPE)
+            continue;
+        if (g_str_equal(f->kind, "bpf") && g_str_equal(f->name, VSPAN_TC_SHAPE_NAME))
+            found = f;
+        else
+            *foreign = TRUE;
+    }
+    return found;
+}
+
+guint32
+vspan_tc_shape_id(VspanNl *nl, int ifindex, const VspanTcAttach *at)
+{
+    g_autoptr(GPtrArray) filters = at->parent[VSPAN_HOOK_EGRESS]
+        ? vspan_tc_dump_hook(nl, ifindex, at->parent[VSPAN_HOOK_EGRESS], VSPAN_HOOK_EGRESS, FALSE, NULL) : NULL;
+    gboolean foreign;
+    VspanTcFilter *f = filters ? vspan_tc_find_shape(filters, &foreign) : NULL;
+
+    return f ? f->prog_id : 0;
+}
+
+gboolean
+vspan_tc_shape_set(VspanNl *nl, int ifindex, const char *dev, const VspanTcAttach *at,
+                   int prog_fd, guint32 prog_id, GError **error)
+{
+    g_autoptr(GPtrArray) filters = NULL;
+    g_autoptr(VspanNlMsg) msg = nlmsg_alloc_simple(RTM_NEWTFILTER, NLM_F_CREATE);
+    g_autofree char *what = g_strdup_printf("RTM_NEWTFILTER dev %s egress prio %u bpf da %s (id %u)", dev,
+                                            VSPAN_TC_PRIO_SHAPE, VSPAN_TC_SHAPE_NAME, prog_id);
+    struct tcmsg tcm = {
+        .tcm_family = AF_UNSPEC,
+        .tcm_ifindex = ifindex,
+        .tcm_parent = at->parent[VSPAN_HOOK_EGRESS],
+        .tcm_handle = 1,
+        .tcm_info = TC_H_MAKE(VSPAN_TC_PRIO_SHAPE << 16, htons(ETH_P_ALL)),
+    };
+    struct nlattr *opts;
+    VspanTcFilter *have;
+    gboolean foreign;
+    int r;
+
+    if (!at->parent[VSPAN_HOOK_EGRESS]) {
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_KERNEL,
+                    "Cannot shape the copies of sink '%s': its egress takes no filter (an ingress qdisc without a classful root); remove that qdisc",
+                    dev);
+        return FALSE;
+    }
+    filters = vspan_tc_dump_hook(nl, ifindex, at->parent[VSPAN_HOOK_EGRESS], VSPAN_HOOK_EGRESS, FALSE, error);
+    if (!filters)
+        return FALSE;
+    have = vspan_tc_find_shape(filters, &foreign);
+    if (foreign) {
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_KERNEL,
+                    "Cannot shape the copies of sink '%s': a filter vspan did not create uses its reserved egress priority %u; move that filter to another priority",
+                    dev, VSPAN_TC_PRIO_SHAPE);
+        return FALSE;
+    }
+    if (have && have->prog_id == prog_id)
+        return TRUE;
+    if (nlmsg_append(msg, &tcm, sizeof(tcm), NLMSG_ALIGNTO) < 0 ||
+        nla_put_string(msg, TCA_KIND, "bpf") < 0 ||
+        !(opts = nla_nest_start(msg, TCA_OPTIONS)) ||
+        nla_put_u32(msg, TCA_BPF_FD, prog_fd) < 0 ||
+        nla_put_string(msg, TCA_BPF_NAME, VSPAN_TC_SHAPE_NAME) < 0 ||
+        nla_put_u32(msg, TCA_BPF_FLAGS, TCA_BPF_FLAG_ACT_DIRECT) < 0)
+        r = -ENOMEM;
+    else {
+        nla_nest_end(msg, opts);
+        r = vspan_nl_request(nl, msg, what);
+    }
+    if (r < 0) {
+        vspan_nl_set_error(nl, error, r, "Cannot shape the copies of sink '%s' (cls_bpf)", dev);
+        return FALSE;
+    }
+    if (vspan_tc_shape_id(nl, ifindex, at) != prog_id) {
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_VERIFY,
+                    "The shaper of sink '%s' reads back with another program than was set", dev);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+gboolean
+vspan_tc_shape_del(VspanNl *nl, int ifindex, const char *dev, const VspanTcAttach *at, GError **error)
+{
+    int r;
+
+    if (!vspan_tc_shape_id(nl, ifindex, at))
+        return TRUE;
+    r = vspan_tc_delete(nl, ifindex, at->parent[VSPAN_HOOK_EGRESS], VSPAN_TC_PRIO_SHAPE, 1, "bpf", dev);
+    if (r < 0 && r != -ENOENT) {
+        vspan_nl_set_error(nl, error, r, "Cannot remove the shaper of sink '%s'", dev);
         return FALSE;
     }
     return TRUE;

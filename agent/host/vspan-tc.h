@@ -35,6 +35,7 @@ typedef struct {
     GArray *actions;                    /* of VspanTcAction */
     GBytes *ops;                        /* cls_bpf classic program, else NULL */
     guint32 prog_id;                    /* cls_bpf eBPF program, else 0 */
+    char name[64];                      /* cls_bpf: TCA_BPF_NAME */
 } VspanTcFilter;
 
 void vspan_tc_filter_free(VspanTcFilter *f);
@@ -94,3 +95,14 @@ gboolean vspan_tc_select_set(VspanNl *nl, int ifindex, const char *dev, const Vs
 /* Remove rule @handle, or every rule of the hook when @handle is 0. */
 gboolean vspan_tc_select_del(VspanNl *nl, int ifindex, const char *dev, const VspanTcAttach *at,
                              VspanHook hook, guint32 handle, GError **error);
+
+/* A sink's shaper: one direct-action cls_bpf filter named
+ * VSPAN_TC_SHAPE_NAME at VSPAN_TC_PRIO_SHAPE on the sink's egress, running
+ * the loaded program @prog_fd (id @prog_id); added or replaced in place,
+ * then read back. */
+gboolean vspan_tc_shape_set(VspanNl *nl, int ifindex, const char *dev, const VspanTcAttach *at,
+                            int prog_fd, guint32 prog_id, GError **error);
+/* The id of the program the sink's shaper runs, 0 when it has none. */
+guint32 vspan_tc_shape_id(VspanNl *nl, int ifindex, const VspanTcAttach *at);
+gboolean vspan_tc_shape_del(VspanNl *nl, int ifindex, const char *dev, const VspanTcAttach *at,
+                            GError **error);

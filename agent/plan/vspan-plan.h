@@ -23,6 +23,9 @@
  * program sees every frame. */
 #define VSPAN_TC_PRIO_SELECT_INGRESS 0xbf02u
 #define VSPAN_TC_PRIO_SELECT_EGRESS 0xbf03u
+/* A sink's shaper (snaplen=, max-rate=): on the sink's egress. */
+#define VSPAN_TC_PRIO_SHAPE 0xbf04u
+#define VSPAN_TC_SHAPE_NAME "vspan-shape"
 
 typedef enum {
     VSPAN_OP_SINK_ENSURE,       /* create/verify the appliance's sink device */

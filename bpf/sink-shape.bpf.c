@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * sink-shape: on the egress of an appliance's sink device (tap, netdev,
+ * vxlan), which carries nothing but vspan's copies, cap their rate and cut
+ * them to snaplen.  A copy is a clone of the monitored frame: cutting it
+ * (bpf_skb_change_tail un-shares what it changes) never touches the
+ * original.  The rate is a token bucket kept in nanoseconds of credit;
+ * copies over it are dropped and counted, before they cost the appliance
+ * anything.  Direct action: TC_ACT_OK sends the copy, TC_ACT_SHOT drops it.
+ */
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+
+#include "vspan-bpf-params.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+struct bucket {
+    __u64 credit_ns;
+    __u64 last_ns;
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct bucket);
+} vspan_bucket SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, VSPAN_SHAPE_COUNTERS);
+    __type(key, __u32);
+    __type(value, __u64);
+} vspan_counters SEC(".maps");
+
+const volatile struct vspan_sink_shape_params params = { 0 };
+
+static __always_inline void
+count(__u32 which)
+{
+    __u64 *c = bpf_map_lookup_elem(&vspan_counters, &which);
+
+    if (c)
+        *c += 1;
+}
+
+SEC("tc")
+int sink_shape(struct __sk_buff *skb)
+{
+    __u32 len = skb->len;
+
+    if (params.snaplen && len > params.snaplen)
+        len = params.snaplen;
+    if (params.burst_ns) {
+        __u32 zero = 0;
+        struct bucket *b = bpf_map_lookup_elem(&vspan_bucket, &zero);
+        __u64 now = bpf_ktime_get_ns(), credit, cost;
+
+        if (!b)
+            return TC_ACT_OK;
+        cost = params.pps ? params.cost_ns : ((__u64)len * params.ns_per_kbyte) >> 10;
+        if (b->last_ns == 0)
+            credit = params.burst_ns;
+        else
+            credit = b->credit_ns + (now - b->last_ns);
+        if (credit > params.burst_ns)
+            credit = params.burst_ns;
+        b->last_ns = now;
+        if (credit < cost) {
+            b->credit_ns = credit;
+            count(VSPAN_SHAPE_RATE_DROPPED);
+            return TC_ACT_SHOT;
+        }
+        b->credit_ns = credit - cost;
+    }
+    if (len < skb->len) {
+        if (bpf_skb_change_tail(skb, len, 0) == 0)
+            count(VSPAN_SHAPE_TRUNCATED);
+    }
+    count(VSPAN_SHAPE_SENT);
+    return TC_ACT_OK;
+}
