@@ -21,8 +21,9 @@ HOOK=/etc/libvirt/hooks/qemu.d/vspan-test
 BR=br-vspt
 SINK=vspt-sink0
 SINKF=vspt-sinkf
+SINKS=vspt-sinks
 PEER=vspt-peer
-pass=0 fail=0 started_libvirtd=0 started_virtlogd=0 vspand_pid="" capture_pid="" dump_pid="" T=""
+pass=0 fail=0 started_libvirtd=0 started_virtlogd=0 vspand_pid="" capture_pid="" capture2_pid="" dump_pid="" T=""
 
 ok()   { pass=$((pass + 1)); echo "ok - $*"; }
 bad()  { fail=$((fail + 1)); echo "not ok - $*"; }
@@ -61,7 +62,7 @@ remove_made() {
         $VIRSH net-destroy vspt-pool >/dev/null 2>&1
         $VIRSH net-undefine vspt-pool >/dev/null 2>&1
     fi
-    for d in "$BR" "$SINK" "$SINKF" vspt-hostveth; do
+    for d in "$BR" "$SINK" "$SINKF" "$SINKS" vspt-hostveth; do
         ip link show "$d" >/dev/null 2>&1 || continue
         [ "$1" = start ] && log "an earlier run left link $d: removing it"
         ip link del "$d"
@@ -80,6 +81,7 @@ cleanup() {
     set +e
     trap - TERM
     [ -n "$capture_pid" ] && kill "$capture_pid" 2>/dev/null
+    [ -n "$capture2_pid" ] && kill "$capture2_pid" 2>/dev/null
     [ -n "$dump_pid" ] && kill "$dump_pid" 2>/dev/null
     remove_made end
     [ -n "$vspand_pid" ] && kill "$vspand_pid" 2>/dev/null && sleep 0.2
@@ -130,6 +132,7 @@ printf '%s\n' \
     "  <appliance name=\"ids-t\" domain=\"vspt-idst\"><sink type=\"tap\" dev=\"$SINK\"/></appliance>" \
     '  <appliance name="ids-i" domain="vspt-ids"><sink type="interface" mac="52:54:00:5a:00:01"/></appliance>' \
     "  <appliance name=\"ids-f\" domain=\"vspt-idsf\"><sink type=\"tap\" dev=\"$SINKF\"/></appliance>" \
+    "  <appliance name=\"ids-s\" domain=\"vspt-idss\"><sink type=\"tap\" dev=\"$SINKS\"/></appliance>" \
     '  <pool name="vspt-pool" network="vspt-pool"><pf dev="vspt-nopf"/></pool>' \
     '  <hook on-agent-unavailable="refuse"/>' \
     '</vspan>' >"$T/vspan.xml"
@@ -324,7 +327,7 @@ domain vspt-bad 52:54:00:77:00:04 "<vspan:mirror appliance='nope'/>" "true"
 err=$($VIRSH start vspt-bad 2>&1)
 rc=$?
 # (the line is that of the XML libvirt hands the hook)
-want=": <vspan:mirror appliance=\"nope\">: no appliance named 'nope' in $T/vspan.xml (known: ids-t, ids-i, ids-f); fix the name or ask the host admin to define it"
+want=": <vspan:mirror appliance=\"nope\">: no appliance named 'nope' in $T/vspan.xml (known: ids-t, ids-i, ids-f, ids-s); fix the name or ask the host admin to define it"
 check "virsh start of a domain naming an unknown appliance fails" test "$rc" -ne 0
 case $err in
 *"unexpected exit status 1: vspan: domain 'vspt-bad' line "[0-9]*"$want") ok "virsh's error ends with vspan's one line" ;;
@@ -433,16 +436,21 @@ check "10 parallel destroys: no domain left in vspan's state file" sh -c "! grep
 # ---- 9: rules that select ------------------------------------------------------
 section "9. a filtered guest (arp only) and a sampled guest (1 in 2)"
 ARPG=52:54:00:77:02:01 SMPG=52:54:00:77:02:02
+# one sink each: the bridge floods the filtered guest's broadcasts to the
+# sampled guest's tap too, where its own rule may copy them
 "$BUILD/tests/tap-capture" "$SINKF" "$T/sinkf.pcap" 2>"$T/capture.err" &
 capture_pid=$!
 tier_record kill "$capture_pid"
+"$BUILD/tests/tap-capture" "$SINKS" "$T/sinks.pcap" 2>"$T/capture2.err" &
+capture2_pid=$!
+tier_record kill "$capture2_pid"
 tcpdump -i "$BR" -U -w "$T/bridgef.pcap" "ether host $ARPG or ether host $SMPG" >/dev/null 2>&1 &
 dump_pid=$!
 tier_record kill "$dump_pid"
 sleep 1
 domain vspt-arp $ARPG "<vspan:mirror appliance='ids-f' filter='arp'/>" \
     "ip+link+set+eth0+up%3Bip+addr+add+10.201.0.3/24+dev+eth0%3Barping+-c+3+-I+eth0+10.201.0.1%3Bping+-c+5+10.201.0.1"
-domain vspt-smp $SMPG "<vspan:mirror appliance='ids-f' sample='2'/>" \
+domain vspt-smp $SMPG "<vspan:mirror appliance='ids-s' sample='2'/>" \
     "ip+link+set+eth0+up%3Bip+addr+add+10.201.0.4/24+dev+eth0%3Barping+-c+3+-I+eth0+10.201.0.1%3Bping+-c+8+10.201.0.1"
 check "virsh start of a guest with a filtered rule succeeds" $VIRSH start vspt-arp
 check "virsh start of a guest with a sampled rule succeeds" $VIRSH start vspt-smp
@@ -460,9 +468,9 @@ status_text_has() { "$BUILD/agent/vspanctl" status | grep -q "$1"; }
 check "status shows the filtered rule's selection" status_text_has "$ARPG .*\[filter 'arp'\]"
 cutoff=$(date +%s.%N)
 sleep 1
-kill "$dump_pid" "$capture_pid"
-wait "$dump_pid" "$capture_pid" 2>/dev/null
-dump_pid="" capture_pid=""
+kill "$dump_pid" "$capture_pid" "$capture2_pid"
+wait "$dump_pid" "$capture_pid" "$capture2_pid" 2>/dev/null
+dump_pid="" capture_pid="" capture2_pid=""
 # one line per frame, sorted: the two directions may interleave differently
 # in the two captures
 frame_set() { frames "$1" "$2" | awk '/^[[:space:]]*0x/ { printf " %s", $2 $3 $4 $5 $6 $7 $8 $9; next } NR > 1 { print "" } { printf "%s", $0 } END { print "" }' | sort; }
@@ -477,9 +485,9 @@ check "filter='arp': every ARP frame of the guest, both ways, reached the sink b
 [ "$arp_br" = "$arp_sink" ] || { log "bridge:"; echo "$arp_br" | sed 's/^/#   /'; log "sink:"; echo "$arp_sink" | sed 's/^/#   /'; }
 check "filter='arp': none of its $n_icmp_br ICMP frames (nor anything else) was copied" test "$n_other" = 0 -a "$n_icmp_br" -ge 10
 n_smp_br=$(nframes "$T/bridgef.pcap" "ether host $SMPG")
-n_smp=$(nframes "$T/sinkf.pcap" "ether host $SMPG")
+n_smp=$(nframes "$T/sinks.pcap" "ether host $SMPG")
 # every copy is one of the guest's frames (a sample, not a mix-up)
-smp_sink_only=$(comm -13 <(frame_set "$T/bridgef.pcap" "ether host $SMPG" | sort -u) <(frame_set "$T/sinkf.pcap" "ether host $SMPG" | sort -u) | grep -c . || true)
+smp_sink_only=$(comm -13 <(frame_set "$T/bridgef.pcap" "ether host $SMPG" | sort -u) <(frame_set "$T/sinks.pcap" "ether host $SMPG" | sort -u) | grep -c . || true)
 log "sampled guest: $n_smp of its $n_smp_br frames copied (1 in 2 expected; P(0 or all) = 2^-$n_smp_br each)"
 check "sample='2': some but not all of the guest's $n_smp_br frames were copied ($n_smp)" \
     test "$n_smp" -gt 0 -a "$n_smp" -lt "$n_smp_br" -a "$n_smp_br" -ge 16
