@@ -49,10 +49,12 @@ count(__u32 which)
 SEC("tc")
 int sink_shape(struct __sk_buff *skb)
 {
-    __u32 len = skb->len;
+    __u32 len = skb->len, limit = params.snaplen;
 
-    if (params.snaplen && len > params.snaplen)
-        len = params.snaplen;
+    if (limit && params.tag_room && skb->vlan_present)
+        limit -= 4;
+    if (limit && len > limit)
+        len = limit;
     if (params.burst_ns) {
         __u32 zero = 0;
         struct bucket *b = bpf_map_lookup_elem(&vspan_bucket, &zero);

@@ -20,6 +20,9 @@ struct vspan_source_rate_params {
 struct vspan_sink_shape_params {
     __u32 snaplen;          /* 0: copies keep their length */
     __u32 pps;              /* 1: the rate is in packets a second */
+    __u32 tag_room;         /* 1: a tag in skb metadata goes into the frame
+                             * on the way out (a tunnel): leave it room */
+    __u32 pad;
     __u64 cost_ns;          /* pps: one packet's cost, 1e9 / rate */
     __u64 ns_per_kbyte;     /* bit/s: the cost of 1024 bytes, 8e9 * 1024 / rate */
     __u64 burst_ns;         /* the bucket; 0: no rate cap */

@@ -564,7 +564,11 @@ test_vxlan(Fx *fx, gconstpointer data)
     g_autoptr(GByteArray) buf = g_byte_array_new();
     g_autoptr(GBytes) f1 = nt_frame(MAC_B, MAC_A, 0x0800, 0, "vx-one", 120);
     g_autoptr(GBytes) f2 = nt_frame(MAC_B, MAC_A, 0x86dd, 0, "vx-two", 300);
-    guint found = 0, vx = 0;
+    /* larger than the path to the collector (veth MTU 1500): cut to fit */
+    g_autoptr(GBytes) f3 = nt_frame(MAC_B, MAC_A, 0x0800, 0, "vx-jumbo", 8000);
+    const gsize fit = 1500 - 20 - 8 - 8;
+    guint found = 0, vx = 0, cut = 0, frags = 0;
+    VspanSinkStats st;
     int status;
 
     g_assert_cmpint(pipe2(ready, O_CLOEXEC), ==, 0);
@@ -607,6 +611,7 @@ test_vxlan(Fx *fx, gconstpointer data)
     fx_apply_ok(fx, "remote", "from-vm");
     nt_send(fx->a, f1);
     nt_send(fx->a, f2);
+    nt_send(fx->a, f3);
 
     g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
     g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
@@ -627,6 +632,8 @@ test_vxlan(Fx *fx, gconstpointer data)
         /* Ethernet + IPv4 (no options) + UDP dport 4789 + VXLAN */
         if (len < 14 + 20 + 8 + 8 || p[12] != 0x08 || p[13] != 0x00 || p[14 + 9] != 17)
             continue;
+        if ((p[14 + 6] & 0x20) || ((p[14 + 6] & 0x1f) | p[14 + 7]))
+            frags++;        /* an outer IP fragment */
         if (((p[14 + 22] << 8) | p[14 + 23]) != 4789)
             continue;
         vx++;
@@ -636,12 +643,21 @@ test_vxlan(Fx *fx, gconstpointer data)
             g_autoptr(GBytes) inner = g_bytes_new(p + 14 + 36, len - 14 - 36);
             if (g_bytes_equal(inner, f1) || g_bytes_equal(inner, f2))
                 found++;
+            else if (g_bytes_get_size(inner) == fit &&
+                     memcmp(g_bytes_get_data(inner, NULL), g_bytes_get_data(f3, NULL), fit) == 0)
+                cut++;
         }
     }
     close(ready[0]);
     close(result[0]);
-    g_assert_cmpuint(vx, ==, 2);
+    g_test_message("vxlan: %u copies at the collector, %u whole, %u cut to %zu bytes, %u outer fragments",
+                   vx, found, cut, fit, frags);
+    g_assert_cmpuint(vx, ==, 3);
     g_assert_cmpuint(found, ==, 2);
+    g_assert_cmpuint(cut, ==, 1);
+    g_assert_cmpuint(frags, ==, 0);
+    g_assert_true(fx->be->klass->sink_stats(fx->be, "vspanvx4242", &st));
+    g_assert_cmpuint(st.truncated, ==, 1);
 }
 
 static void

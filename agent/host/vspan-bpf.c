@@ -293,20 +293,32 @@ vspan_bpf_shaper_free(VspanBpfShaper *sh)
     g_free(sh);
 }
 
-char *
-vspan_bpf_shaper_key(const VspanSink *sink)
+/* the snaplen in force: the configured one, within what a tunnel fits */
+static guint
+vspan_bpf_shaper_snaplen(const VspanSink *sink, guint fit)
 {
-    if (!sink->snaplen && !sink->max_rate)
+    return fit && (!sink->snaplen || sink->snaplen > fit) ? fit : sink->snaplen;
+}
+
+char *
+vspan_bpf_shaper_key(const VspanSink *sink, guint fit)
+{
+    guint snaplen = vspan_bpf_shaper_snaplen(sink, fit);
+
+    if (!snaplen && !sink->max_rate)
         return NULL;
-    return g_strdup_printf("snaplen=%u rate=%" G_GUINT64_FORMAT "%s", sink->snaplen, sink->max_rate,
-                           sink->max_rate_pps ? "pps" : "bit");
+    return g_strdup_printf("snaplen=%u%s rate=%" G_GUINT64_FORMAT "%s", snaplen, fit ? " (fit)" : "",
+                           sink->max_rate, sink->max_rate_pps ? "pps" : "bit");
 }
 
 VspanBpfShaper *
-vspan_bpf_shaper_load(const char *objdir, const VspanSink *sink, GError **error)
+vspan_bpf_shaper_load(const char *objdir, const VspanSink *sink, guint fit, GError **error)
 {
     g_autofree char *path = g_build_filename(objdir, "sink-shape.bpf.o", NULL);
-    struct vspan_sink_shape_params sp = { .snaplen = sink->snaplen };
+    struct vspan_sink_shape_params sp = {
+        .snaplen = vspan_bpf_shaper_snaplen(sink, fit),
+        .tag_room = fit != 0,
+    };
     g_autoptr(GBytes) params = NULL;
     struct bpf_program *prog = NULL;
     struct bpf_object *obj;
@@ -338,7 +350,7 @@ vspan_bpf_shaper_load(const char *objdir, const VspanSink *sink, GError **error)
         return NULL;
     }
     sh->prog_id = vspan_bpf_prog_id(sh->prog_fd);
-    sh->key = vspan_bpf_shaper_key(sink);
+    sh->key = vspan_bpf_shaper_key(sink, fit);
     return sh;
 }
 

@@ -62,9 +62,11 @@ typedef struct {
     int counters_fd;    /* per-CPU array, VSPAN_SHAPE_* */
 } VspanBpfShaper;
 
-/* NULL when @sink wants no shaping */
-char *vspan_bpf_shaper_key(const VspanSink *sink);
-VspanBpfShaper *vspan_bpf_shaper_load(const char *objdir, const VspanSink *sink, GError **error);
+/* NULL when @sink wants no shaping; @fit: the largest copy a tunnel sink
+ * carries whole (its MTU + the inner Ethernet header), 0 for other sinks */
+char *vspan_bpf_shaper_key(const VspanSink *sink, guint fit);
+VspanBpfShaper *vspan_bpf_shaper_load(const char *objdir, const VspanSink *sink, guint fit,
+                                      GError **error);
 void vspan_bpf_shaper_free(VspanBpfShaper *sh);
 /* sums over CPUs */
 void vspan_bpf_shaper_counters(const VspanBpfShaper *sh, guint64 out[VSPAN_SHAPE_COUNTERS]);

@@ -46,11 +46,33 @@ vspan_linux_resolve(const char *dev, const char *role, GError **error)
 
 /* The sink's shaper as its appliance asks: loaded once per parameters,
  * attached to the sink's egress (clsact added when missing), or removed. */
+
+/* A tunnel sink carries a copy whole when the outer packet fits the path
+ * to the collector: the MTU of the route to `remote` (its MTU metric, else
+ * its device's), less the outer IP header (20, or 40 over IPv6), UDP (8)
+ * and VXLAN (8) -- what remains is the whole inner frame, Ethernet header
+ * included.  Larger copies would leave as outer IP fragments (measured:
+ * the kernel fragments them, DF being clear), which collectors and
+ * middleboxes often drop.  0 for sinks that are not tunnels, or when no
+ * route is known (nothing is cut then). */
+static guint
+vspan_linux_sink_fit(VspanLinuxHost *self, const VspanAppliance *a)
+{
+    guint mtu, outer;
+
+    if (a->sink.type != VSPAN_SINK_VXLAN)
+        return 0;
+    mtu = vspan_link_path_mtu(self->nl, a->sink.remote);
+    outer = (strchr(a->sink.remote, ':') ? 40 : 20) + 8 + 8;
+    return mtu > outer + 64 ? mtu - outer : 0;
+}
+
 static gboolean
 vspan_linux_shape(VspanLinuxHost *self, const VspanAppliance *a, const char *dev, int ifindex,
                   GError **error)
 {
-    g_autofree char *key = vspan_bpf_shaper_key(&a->sink);
+    guint fit = vspan_linux_sink_fit(self, a);
+    g_autofree char *key = vspan_bpf_shaper_key(&a->sink, fit);
     VspanBpfShaper *sh = g_hash_table_lookup(self->shapers, dev);
     VspanTcAttach at;
     gboolean created = FALSE;
@@ -62,7 +84,14 @@ vspan_linux_shape(VspanLinuxHost *self, const VspanAppliance *a, const char *dev
     }
     if (!sh || !g_str_equal(sh->key, key)) {
         g_autoptr(GError) why = NULL;
-        sh = vspan_bpf_shaper_load(vspan_bpf_objdir(), &a->sink, &why);
+        sh = vspan_bpf_shaper_load(vspan_bpf_objdir(), &a->sink, fit, &why);
+        if (!sh && !a->sink.snaplen && !a->sink.max_rate) {
+            /* only the tunnel's fit was wanted: copies still flow, whole
+             * (larger ones as outer fragments), and the admin is told */
+            g_message("appliance '%s': copies larger than the path to %s (%u bytes) are not cut to fit: %s",
+                      a->name, a->sink.remote, fit, why->message);
+            return TRUE;
+        }
         if (!sh) {
             g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_KERNEL,
                         "Cannot shape the copies of appliance '%s' (snaplen, max-rate): %s", a->name, why->message);
@@ -93,6 +122,7 @@ vspan_linux_sink_ensure(VspanHost *b, const VspanAppliance *a, const char *dev, 
 static guint64
 vspan_linux_stat(const char *dev, const char *name)
 {
+    /* the network namespace's own sysfs */
     g_autofree char *path = g_build_filename("/sys/class/net", dev, "statistics", name, NULL);
     g_autofree char *v = NULL;
 

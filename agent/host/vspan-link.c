@@ -7,6 +7,7 @@
 #include <linux/rtnetlink.h>
 
 #include <netlink/route/link.h>
+#include <gio/gio.h>
 
 #include "vspan-error.h"
 #include "vspan-link.h"
@@ -81,4 +82,57 @@ vspan_link_set_up(VspanNl *nl, int ifindex, const char *dev, GError **error)
         return FALSE;
     }
     return TRUE;
+}
+
+typedef struct {
+    guint32 oif;
+    guint32 mtu;
+} VspanRouteGet;
+
+static int
+vspan_link_route_cb(struct nl_msg *msg, void *arg)
+{
+    VspanRouteGet *get = arg;
+    struct nlmsghdr *hdr = nlmsg_hdr(msg);
+    struct nlattr *tb[RTA_MAX + 1];
+
+    if (hdr->nlmsg_type != RTM_NEWROUTE || nlmsg_parse(hdr, sizeof(struct rtmsg), tb, RTA_MAX, NULL) < 0)
+        return NL_OK;
+    if (tb[RTA_OIF])
+        get->oif = nla_get_u32(tb[RTA_OIF]);
+    if (tb[RTA_METRICS]) {
+        struct nlattr *m[RTAX_MAX + 1];
+        if (nla_parse_nested(m, RTAX_MAX, tb[RTA_METRICS], NULL) == 0 && m[RTAX_MTU])
+            get->mtu = nla_get_u32(m[RTAX_MTU]);
+    }
+    return NL_OK;
+}
+
+guint
+vspan_link_path_mtu(VspanNl *nl, const char *remote)
+{
+    g_autoptr(GInetAddress) addr = g_inet_address_new_from_string(remote);
+    g_autoptr(VspanNlMsg) msg = NULL;
+    struct rtmsg rtm = { 0 };
+    VspanRouteGet get = { 0 };
+    char name[IF_NAMESIZE];
+
+    if (!addr)
+        return 0;
+    rtm.rtm_family = g_inet_address_get_family(addr) == G_SOCKET_FAMILY_IPV6 ? AF_INET6 : AF_INET;
+    rtm.rtm_dst_len = rtm.rtm_family == AF_INET6 ? 128 : 32;
+    msg = nlmsg_alloc_simple(RTM_GETROUTE, 0);
+    if (nlmsg_append(msg, &rtm, sizeof(rtm), NLMSG_ALIGNTO) < 0 ||
+        nla_put(msg, RTA_DST, g_inet_address_get_native_size(addr), g_inet_address_to_bytes(addr)) < 0 ||
+        vspan_nl_get(nl, msg, vspan_link_route_cb, &get, "RTM_GETROUTE") < 0)
+        return 0;
+    if (get.mtu)
+        return get.mtu;
+    if (get.oif && if_indextoname(get.oif, name)) {
+        g_autofree char *path = g_build_filename("/sys/class/net", name, "mtu", NULL);
+        g_autofree char *v = NULL;
+        if (g_file_get_contents(path, &v, NULL, NULL))
+            return (guint)g_ascii_strtoull(v, NULL, 10);
+    }
+    return 0;
 }

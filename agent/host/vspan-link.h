@@ -12,3 +12,8 @@ int vspan_link_ifindex(const char *name);
 gboolean vspan_link_kind(VspanNl *nl, int ifindex, char kind[16], GError **error);
 
 gboolean vspan_link_set_up(VspanNl *nl, int ifindex, const char *dev, GError **error);
+
+/* The MTU of the path to @remote (an IP address): the route's MTU metric,
+ * else the MTU of the device the route leaves by; 0 when there is no
+ * route. */
+guint vspan_link_path_mtu(VspanNl *nl, const char *remote);
