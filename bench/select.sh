@@ -46,13 +46,21 @@ sleep 0.5
 
 rule() {
     case $1 in
-    all*) echo "" ;;
+    all* | snap128* | cap*) echo "" ;;
     filter*) echo "filter='${FILTER/</\&lt;}'" ;;
     flowhead*) echo "program='head8'" ;;
     esac
 }
+# the sink's shaping: snaplen 128, or a cap at ~10 % of the offered copies
+shape() {
+    case $1 in
+    snap128*) echo "snaplen='128'" ;;
+    cap*) echo "max-rate='${CAP_PPS}pps'" ;;
+    *) echo "" ;;
+    esac
+}
 setup() {
-    case $1 in none*) ;; *) "$BENCH" apply vnetA sink0 "$(rule "$1")" ;; esac
+    case $1 in none*) ;; *) "$BENCH" apply vnetA sink0 "$(rule "$1")" "$(shape "$1")" ;; esac
     case $1 in
     *+cap)
         tcpdump -i sink0p -p -n -w /dev/null >/dev/null 2>&1 &
@@ -71,7 +79,8 @@ cpu_ms() { awk '/^cpu / { print ($2 + $3 + $4 + $7 + $8) * 1000 / 100 }' /proc/s
 proc_ms() { if [ -n "$1" ]; then awk '{ print ($14 + $15) * 10 }' "/proc/$1/stat"; else echo 0; fi; }
 
 declare -A tcp udp copies cpu capcpu
-modes="none all filter flowhead none+cap all+cap filter+cap flowhead+cap"
+modes=${MODES:-"none all filter flowhead none+cap all+cap filter+cap flowhead+cap"}
+CAP_PPS=${CAP_PPS:-13000}
 for r in $(seq "$REPS"); do
     for m in $modes; do   # interleaved: machine noise spreads over all modes
         setup "$m"

@@ -24,7 +24,7 @@
 #include "vspan-exec.h"
 
 #define CONFIG_FMT \
-    "<vspan><appliance name='ids' domain='ids'><sink type='netdev' dev='%s'/></appliance>" \
+    "<vspan><appliance name='ids' domain='ids'><sink type='netdev' dev='%s'%s/></appliance>" \
     "<program name='head8' builtin='flow-head' packets='8'/></vspan>"
 
 static VspanPlan *
@@ -33,7 +33,7 @@ plan_taps(const char *prefix, guint n, const char *sink, VspanConfig **config)
     g_autoptr(GString) xml = g_string_new("<domain><name>bench</name><metadata>"
                                           "<vspan:domain xmlns:vspan='urn:vspan:domain:1'>"
                                           "<vspan:mirror appliance='ids'/></vspan:domain></metadata><devices>");
-    g_autofree char *cfg = g_strdup_printf(CONFIG_FMT, sink);
+    g_autofree char *cfg = g_strdup_printf(CONFIG_FMT, sink, "");
     g_autoptr(VspanDomain) dom = NULL;
     g_autoptr(VspanObserved) obs = vspan_observed_new();
     g_autoptr(GError) error = NULL;
@@ -170,15 +170,16 @@ bench_install(guint n, guint reps)
     return 0;
 }
 
-/* @rule: extra attributes of the <vspan:mirror> ("filter='...'"), or "" */
+/* @rule: extra attributes of the <vspan:mirror> ("filter='...'"), or "";
+ * @shape: extra attributes of the sink ("snaplen='128'"), or "" */
 static int
-bench_apply(const char *tap, const char *sink, const char *rule)
+bench_apply(const char *tap, const char *sink, const char *rule, const char *shape)
 {
     g_autoptr(GError) error = NULL;
     g_autoptr(VspanHost) be = vspan_linux_host_new(&error);
     g_autoptr(VspanConfig) config = NULL;
     g_autoptr(GString) xml = g_string_new(NULL);
-    g_autofree char *cfg = g_strdup_printf(CONFIG_FMT, sink);
+    g_autofree char *cfg = g_strdup_printf(CONFIG_FMT, sink, shape);
     g_autoptr(VspanDomain) dom = NULL;
     g_autoptr(VspanObserved) obs = vspan_observed_new();
     g_autoptr(VspanPlan) plan = NULL;
@@ -206,8 +207,8 @@ main(int argc, char **argv)
 {
     if (argc == 4 && g_str_equal(argv[1], "install"))
         return bench_install(atoi(argv[2]), atoi(argv[3]));
-    if ((argc == 4 || argc == 5) && g_str_equal(argv[1], "apply"))
-        return bench_apply(argv[2], argv[3], argc == 5 ? argv[4] : "");
+    if (argc >= 4 && argc <= 6 && g_str_equal(argv[1], "apply"))
+        return bench_apply(argv[2], argv[3], argc >= 5 ? argv[4] : "", argc == 6 ? argv[5] : "");
     if (argc == 3 && g_str_equal(argv[1], "release")) {
         g_autoptr(GError) error = NULL;
         g_autoptr(VspanHost) be = vspan_linux_host_new(&error);
@@ -220,6 +221,6 @@ main(int argc, char **argv)
         }
         return 0;
     }
-    fprintf(stderr, "usage: vspan-bench install N REPS | apply TAP SINK [RULE-ATTRS] | release TAP\n");
+    fprintf(stderr, "usage: vspan-bench install N REPS | apply TAP SINK [RULE-ATTRS [SINK-ATTRS]] | release TAP\n");
     return 2;
 }
