@@ -28,7 +28,23 @@
 #define MAC_A "52:54:00:00:00:0a"
 #define MAC_B "52:54:00:00:00:0b"
 
-static const char *config_xml =
+/* the filter programs of this build; the nested tier's VM puts them
+ * elsewhere (its /tmp is a fresh tmpfs) and says where */
+static const char *
+bpf_dir(void)
+{
+    const char *d = g_getenv("VSPAN_TEST_BPF_DIR");
+    return d ? d : VSPAN_TEST_BPF_DIR;
+}
+
+static const char *
+bpf_bad(void)
+{
+    const char *f = g_getenv("VSPAN_TEST_BPF_BAD");
+    return f ? f : VSPAN_TEST_BPF_BAD;
+}
+
+static const char *config_fmt =
     "<vspan>"
     "  <appliance name='ids' domain='ids'><sink type='tap' dev='vspan-sink0'/></appliance>"
     "  <appliance name='ids2' domain='ids2'><sink type='tap' dev='vspan-sink1'/></appliance>"
@@ -39,7 +55,7 @@ static const char *config_xml =
     "  <appliance name='capped' domain='capped'><sink type='tap' dev='vspan-cap' max-rate='1000pps'/></appliance>"
     "  <program name='head8' builtin='flow-head' packets='8' flows='4096'/>"
     "  <program name='rate50' builtin='source-rate' pps='50' burst='5'/>"
-    "  <program name='bad' object='" VSPAN_TEST_BPF_BAD "'/>"
+    "  <program name='bad' object='%s'/>"
     "</vspan>";
 
 typedef struct {
@@ -52,13 +68,14 @@ static void
 fx_setup(Fx *fx, gconstpointer data)
 {
     g_autoptr(GError) error = NULL;
+    g_autofree char *config_xml = g_strdup_printf(config_fmt, bpf_bad());
 
     g_assert_true(nt_enter_netns());
     nt_bridge_two_taps(&fx->a, &fx->b, MAC_A, MAC_B);
     fx->config = vspan_config_parse(config_xml, strlen(config_xml), "vspan.xml", &error);
     g_assert_no_error(error);
     /* the builtin objects of this build; no bpffs here: nothing is pinned */
-    g_setenv("VSPAN_BPF_DIR", VSPAN_TEST_BPF_DIR, TRUE);
+    g_setenv("VSPAN_BPF_DIR", bpf_dir(), TRUE);
     g_setenv("VSPAN_BPF_PINDIR", "/nonexistent/vspan-test", TRUE);
     fx->be = vspan_linux_host_new(&error);
     g_assert_no_error(error);
