@@ -110,7 +110,7 @@ done
 median() { tr ' ' '\n' | sed '/^$/d' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 base_tcp=$(echo "${tcp[none]}" | median)
 base_udp=$(echo "${udp[none]}" | median)
-base_cpu=$(echo "${cpu[none+cap]}" | median)
+base_cpu=$(echo "${cpu[none+cap]:-${cpu[none]}}" | median)
 for m in $modes; do
     t=$(echo "${tcp[$m]}" | median)
     u=$(echo "${udp[$m]}" | median)

@@ -24,7 +24,7 @@
 #include "vspan-exec.h"
 
 #define CONFIG_FMT \
-    "<vspan><appliance name='ids' domain='ids'><sink type='netdev' dev='%s'%s/></appliance>" \
+    "<vspan><appliance name='ids' domain='ids'><sink type='netdev' dev='%s' %s/></appliance>" \
     "<program name='head8' builtin='flow-head' packets='8'/></vspan>"
 
 static VspanPlan *
