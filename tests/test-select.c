@@ -44,19 +44,19 @@ bpf_bad(void)
     return f ? f : VSPAN_TEST_BPF_BAD;
 }
 
-static const char *config_fmt =
-    "<vspan>"
-    "  <appliance name='ids' domain='ids'><sink type='tap' dev='vspan-sink0'/></appliance>"
-    "  <appliance name='ids2' domain='ids2'><sink type='tap' dev='vspan-sink1'/></appliance>"
-    "  <appliance name='ivm' domain='ivm'><sink type='interface' mac='52:54:00:00:00:99'/></appliance>"
-    "  <appliance name='snap64' domain='s64'><sink type='tap' dev='vspan-s64' snaplen='64'/></appliance>"
-    "  <appliance name='snap128' domain='s128'><sink type='tap' dev='vspan-s128' snaplen='128'/></appliance>"
-    "  <appliance name='snap1514' domain='s1514'><sink type='tap' dev='vspan-s1514' snaplen='1514'/></appliance>"
-    "  <appliance name='capped' domain='capped'><sink type='tap' dev='vspan-cap' max-rate='1000pps'/></appliance>"
-    "  <program name='head8' builtin='flow-head' packets='8' flows='4096'/>"
-    "  <program name='rate50' builtin='source-rate' pps='50' burst='5'/>"
-    "  <program name='bad' object='%s'/>"
-    "</vspan>";
+#define CONFIG_FMT \
+    "<vspan>" \
+    "  <appliance name='ids' domain='ids'><sink type='tap' dev='vspan-sink0'/></appliance>" \
+    "  <appliance name='ids2' domain='ids2'><sink type='tap' dev='vspan-sink1'/></appliance>" \
+    "  <appliance name='ivm' domain='ivm'><sink type='interface' mac='52:54:00:00:00:99'/></appliance>" \
+    "  <appliance name='snap64' domain='s64'><sink type='tap' dev='vspan-s64' snaplen='64'/></appliance>" \
+    "  <appliance name='snap128' domain='s128'><sink type='tap' dev='vspan-s128' snaplen='128'/></appliance>" \
+    "  <appliance name='snap1514' domain='s1514'><sink type='tap' dev='vspan-s1514' snaplen='1514'/></appliance>" \
+    "  <appliance name='capped' domain='capped'><sink type='tap' dev='vspan-cap' max-rate='1000pps'/></appliance>" \
+    "  <program name='head8' builtin='flow-head' packets='8' flows='4096'/>" \
+    "  <program name='rate50' builtin='source-rate' pps='50' burst='5'/>" \
+    "  <program name='bad' object='%s'/>" \
+    "</vspan>"
 
 typedef struct {
     int a, b;
@@ -68,7 +68,7 @@ static void
 fx_setup(Fx *fx, gconstpointer data)
 {
     g_autoptr(GError) error = NULL;
-    g_autofree char *config_xml = g_strdup_printf(config_fmt, bpf_bad());
+    g_autofree char *config_xml = g_strdup_printf(CONFIG_FMT, bpf_bad());
 
     g_assert_true(nt_enter_netns());
     nt_bridge_two_taps(&fx->a, &fx->b, MAC_A, MAC_B);
