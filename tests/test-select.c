@@ -980,6 +980,7 @@ test_snaplen(Fx *fx, gconstpointer data)
         g_test_message("%s: %u copies, %" G_GUINT64_FORMAT " truncated (%u longer than %u)", sinks[k].dev,
                        got->len, st.truncated, cut, sinks[k].snaplen);
         g_assert_true(st.shaped);
+        g_assert_cmpuint(st.sent, ==, got->len);
         g_assert_cmpuint(st.truncated, ==, cut);
         g_assert_cmpuint(st.rate_dropped, ==, 0);
         close(fd[k]);
@@ -1030,6 +1031,7 @@ test_max_rate(Fx *fx, gconstpointer data)
     g_assert_cmpfloat(got->len, >=, 0.9 * expected);
     g_assert_cmpfloat(got->len, <=, 1.1 * expected);
     g_assert_cmpuint(st.rate_dropped + got->len, ==, sent);
+    g_assert_cmpuint(st.sent, ==, got->len);
     g_assert_cmpuint(at_b, ==, sent);
     close(s);
 }

@@ -119,15 +119,6 @@ vspan_linux_sink_ensure(VspanHost *b, const VspanAppliance *a, const char *dev, 
     return vspan_linux_shape(self, a, dev, ifindex, error);
 }
 
-static guint64
-vspan_linux_stat(const char *dev, const char *name)
-{
-    /* the network namespace's own sysfs */
-    g_autofree char *path = g_build_filename("/sys/class/net", dev, "statistics", name, NULL);
-    g_autofree char *v = NULL;
-
-    return g_file_get_contents(path, &v, NULL, NULL) ? g_ascii_strtoull(v, NULL, 10) : 0;
-}
 
 static gboolean
 vspan_linux_sink_stats(VspanHost *b, const char *dev, VspanSinkStats *st)
@@ -135,11 +126,11 @@ vspan_linux_sink_stats(VspanHost *b, const char *dev, VspanSinkStats *st)
     VspanLinuxHost *self = (VspanLinuxHost *)b;
     const VspanBpfShaper *sh = g_hash_table_lookup(self->shapers, dev);
 
+    int ifindex = vspan_link_ifindex(dev);
+
     *st = (VspanSinkStats){ 0 };
-    if (vspan_link_ifindex(dev) <= 0)
+    if (ifindex <= 0 || !vspan_link_tx_stats(self->nl, ifindex, &st->sent, &st->unread_dropped))
         return FALSE;
-    st->sent = vspan_linux_stat(dev, "tx_packets");
-    st->unread_dropped = vspan_linux_stat(dev, "tx_dropped");
     if (sh) {
         guint64 c[VSPAN_SHAPE_COUNTERS];
 

@@ -3,6 +3,9 @@
 
 #include <errno.h>
 #include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <string.h>
 #include <linux/rtnetlink.h>
 
@@ -22,6 +25,7 @@ typedef struct {
     int ifindex;
     char kind[16];
     gboolean found;
+    guint64 tx_packets, tx_dropped;
 } VspanKindScan;
 
 static int
@@ -35,6 +39,13 @@ vspan_link_kind_cb(struct nl_msg *msg, void *arg)
     if (hdr->nlmsg_type != RTM_NEWLINK || ifi->ifi_index != scan->ifindex)
         return NL_OK;
     scan->found = TRUE;
+    if (nlmsg_parse(hdr, sizeof(*ifi), tb, IFLA_MAX, NULL) == 0 && tb[IFLA_STATS64] &&
+        nla_len(tb[IFLA_STATS64]) >= (int)sizeof(struct rtnl_link_stats64)) {
+        struct rtnl_link_stats64 st;
+        memcpy(&st, nla_data(tb[IFLA_STATS64]), sizeof(st));
+        scan->tx_packets = st.tx_packets;
+        scan->tx_dropped = st.tx_dropped;
+    }
     if (nlmsg_parse(hdr, sizeof(*ifi), tb, IFLA_MAX, NULL) == 0 && tb[IFLA_LINKINFO]) {
         struct nlattr *li[IFLA_INFO_MAX + 1];
         if (nla_parse_nested(li, IFLA_INFO_MAX, tb[IFLA_LINKINFO], NULL) == 0 && li[IFLA_INFO_KIND])
@@ -59,6 +70,21 @@ vspan_link_kind(VspanNl *nl, int ifindex, char kind[16], GError **error)
         return FALSE;
     }
     memcpy(kind, scan.kind, 16);
+    return TRUE;
+}
+
+gboolean
+vspan_link_tx_stats(VspanNl *nl, int ifindex, guint64 *tx_packets, guint64 *tx_dropped)
+{
+    g_autoptr(VspanNlMsg) msg = nlmsg_alloc_simple(RTM_GETLINK, 0);
+    struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = ifindex };
+    VspanKindScan scan = { .ifindex = ifindex };
+
+    nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO);
+    if (vspan_nl_get(nl, msg, vspan_link_kind_cb, &scan, "RTM_GETLINK (stats)") < 0 || !scan.found)
+        return FALSE;
+    *tx_packets = scan.tx_packets;
+    *tx_dropped = scan.tx_dropped;
     return TRUE;
 }
 
@@ -128,11 +154,19 @@ vspan_link_path_mtu(VspanNl *nl, const char *remote)
         return 0;
     if (get.mtu)
         return get.mtu;
+    /* the device's MTU by ioctl, in this network namespace (sysfs shows
+     * the namespace it was mounted in) */
     if (get.oif && if_indextoname(get.oif, name)) {
-        g_autofree char *path = g_build_filename("/sys/class/net", name, "mtu", NULL);
-        g_autofree char *v = NULL;
-        if (g_file_get_contents(path, &v, NULL, NULL))
-            return (guint)g_ascii_strtoull(v, NULL, 10);
+        struct ifreq ifr = { 0 };
+        int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        int r;
+
+        g_strlcpy(ifr.ifr_name, name, IFNAMSIZ);
+        r = fd >= 0 ? ioctl(fd, SIOCGIFMTU, &ifr) : -1;
+        if (fd >= 0)
+            close(fd);
+        if (r == 0)
+            return (guint)ifr.ifr_mtu;
     }
     return 0;
 }

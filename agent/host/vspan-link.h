@@ -17,3 +17,7 @@ gboolean vspan_link_set_up(VspanNl *nl, int ifindex, const char *dev, GError **e
  * else the MTU of the device the route leaves by; 0 when there is no
  * route. */
 guint vspan_link_path_mtu(VspanNl *nl, const char *remote);
+
+/* The device's own transmit counters (IFLA_STATS64), in this network
+ * namespace. */
+gboolean vspan_link_tx_stats(VspanNl *nl, int ifindex, guint64 *tx_packets, guint64 *tx_dropped);
