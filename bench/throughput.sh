@@ -7,38 +7,7 @@
 set -euo pipefail
 BENCH=$1 REPS=${2:-5} DUR=${3:-4}
 
-mkdir -p /run/netns && mount -t tmpfs vspan-bench /run/netns
-mount -t sysfs sysfs /sys   # this namespace's devices
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    ip netns del a 2>/dev/null || true
-    ip netns del b 2>/dev/null || true
-}
-trap cleanup EXIT
-
-sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-ip link set lo up
-ip netns add a
-ip netns add b
-ip link add br0 type bridge
-ip link set br0 up
-ip link add vnetA type veth peer name eth0 netns a
-ip link add vnetB type veth peer name eth0 netns b
-ip link set vnetA master br0 up
-ip link set vnetB master br0 up
-ip link add sink0 type veth peer name sink0p
-ip link set sink0 up
-ip link set sink0p up
-for n in a b; do
-    ip -n $n link set lo up
-    ip -n $n link set eth0 up
-done
-ip -n a addr add 10.99.0.1/24 dev eth0
-ip -n b addr add 10.99.0.2/24 dev eth0
-ip netns exec b sh -c 'iperf3 -s >/dev/null 2>&1 & echo $! >/run/netns/iperf.pid'
-pids+=("$(cat /run/netns/iperf.pid)")
-sleep 0.5
+. "$(dirname "$0")/bridge-lib.sh"
 
 setup() {
     case $1 in
