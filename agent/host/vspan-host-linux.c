@@ -29,6 +29,7 @@ typedef struct {
     int ioctl_fd;
     VspanBpfPrograms *programs;         /* the host config's <program>s */
     GHashTable *shapers;                /* sink dev -> VspanBpfShaper */
+    GHashTable *unshaped;               /* sinks checked to hold no shaper */
 } VspanLinuxHost;
 
 static int
@@ -78,10 +79,18 @@ vspan_linux_shape(VspanLinuxHost *self, const VspanAppliance *a, const char *dev
     gboolean created = FALSE;
 
     if (!key) {
-        g_hash_table_remove(self->shapers, dev);
-        return !vspan_tc_probe(self->nl, ifindex, &at, NULL) || at.state == VSPAN_QDISC_STATE_NONE ||
-               vspan_tc_shape_del(self->nl, ifindex, dev, &at, error);
+        /* sink_ensure runs on every VM start: a sink that needs no shaper
+         * is looked at once (a shaper of an earlier config is removed),
+         * then only again if it had one since */
+        if (!g_hash_table_remove(self->shapers, dev) && g_hash_table_contains(self->unshaped, dev))
+            return TRUE;
+        if (vspan_tc_probe(self->nl, ifindex, &at, NULL) && at.state != VSPAN_QDISC_STATE_NONE &&
+            !vspan_tc_shape_del(self->nl, ifindex, dev, &at, error))
+            return FALSE;
+        g_hash_table_add(self->unshaped, g_strdup(dev));
+        return TRUE;
     }
+    g_hash_table_remove(self->unshaped, dev);
     if (!sh || !g_str_equal(sh->key, key)) {
         g_autoptr(GError) why = NULL;
         sh = vspan_bpf_shaper_load(vspan_bpf_objdir(), &a->sink, fit, &why);
@@ -400,6 +409,7 @@ vspan_linux_free(VspanHost *b)
 {
     vspan_bpf_programs_free(((VspanLinuxHost *)b)->programs);
     g_hash_table_unref(((VspanLinuxHost *)b)->shapers);
+    g_hash_table_unref(((VspanLinuxHost *)b)->unshaped);
     vspan_nl_close(((VspanLinuxHost *)b)->nl);
     close(((VspanLinuxHost *)b)->ioctl_fd);
     vspan_host_finish(b);
@@ -445,6 +455,7 @@ vspan_linux_host_new(GError **error)
     self->programs = vspan_bpf_programs_new(vspan_bpf_objdir(), vspan_bpf_pindir());
     self->shapers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                           (GDestroyNotify)vspan_bpf_shaper_free);
+    self->unshaped = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     self->ioctl_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (self->ioctl_fd < 0) {
         int saved = errno;

@@ -436,21 +436,47 @@ vspan_tc_put_actions(struct nl_msg *msg, int attr, const guint32 *sinks, guint n
     return 0;
 }
 
+/* A filter request on @ifindex: its tcmsg at @prio with @handle. */
 static struct nl_msg *
-vspan_tc_build_filter(int ifindex, guint32 parent, VspanHook hook, VspanClassifier cls,
-                      guint32 handle, int flags, const guint32 *sinks, guint n)
+vspan_tc_filter_msg(int type, int flags, int ifindex, guint32 parent, guint32 prio, guint32 handle)
 {
-    g_autoptr(VspanNlMsg) msg = nlmsg_alloc_simple(RTM_NEWTFILTER, flags);
+    struct nl_msg *msg = nlmsg_alloc_simple(type, flags);
     struct tcmsg tcm = {
         .tcm_family = AF_UNSPEC,
         .tcm_ifindex = ifindex,
         .tcm_parent = parent,
         .tcm_handle = handle,
-        .tcm_info = TC_H_MAKE(vspan_tc_prio(hook) << 16, htons(ETH_P_ALL)),
+        .tcm_info = TC_H_MAKE(prio << 16, htons(ETH_P_ALL)),
     };
+
+    if (msg && nlmsg_append(msg, &tcm, sizeof(tcm), NLMSG_ALIGNTO) < 0) {
+        nlmsg_free(msg);
+        return NULL;
+    }
+    return msg;
+}
+
+/* The hook has a parent to attach to, or @error says how to give it one. */
+static gboolean
+vspan_tc_need_parent(const VspanTcAttach *at, VspanHook hook, const char *dev, GError **error)
+{
+    if (at->parent[hook])
+        return TRUE;
+    g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_KERNEL,
+                "Cannot mirror the %s of '%s': it has an ingress qdisc but no classful root qdisc to attach egress filters to; remove its <bandwidth> or give it an outbound limit too",
+                hook == VSPAN_HOOK_EGRESS ? "to-vm traffic" : "from-vm traffic", dev);
+    return FALSE;
+}
+
+static struct nl_msg *
+vspan_tc_build_filter(int ifindex, guint32 parent, VspanHook hook, VspanClassifier cls,
+                      guint32 handle, int flags, const guint32 *sinks, guint n)
+{
+    g_autoptr(VspanNlMsg) msg = vspan_tc_filter_msg(RTM_NEWTFILTER, flags, ifindex, parent,
+                                                    vspan_tc_prio(hook), handle);
     struct nlattr *opts;
 
-    if (nlmsg_append(msg, &tcm, sizeof(tcm), NLMSG_ALIGNTO) < 0)
+    if (!msg)
         return NULL;
     if (cls == VSPAN_CLASSIFIER_MATCHALL) {
         if (nla_put_string(msg, TCA_KIND, "matchall") < 0 ||
@@ -490,17 +516,11 @@ static int
 vspan_tc_delete(VspanNl *nl, int ifindex, guint32 parent, guint32 prio, guint32 handle,
                 const char *kind, const char *dev)
 {
-    g_autoptr(VspanNlMsg) msg = nlmsg_alloc_simple(RTM_DELTFILTER, 0);
-    struct tcmsg tcm = {
-        .tcm_family = AF_UNSPEC,
-        .tcm_ifindex = ifindex,
-        .tcm_parent = parent,
-        .tcm_handle = handle,
-        .tcm_info = TC_H_MAKE(prio << 16, htons(ETH_P_ALL)),
-    };
+    g_autoptr(VspanNlMsg) msg = vspan_tc_filter_msg(RTM_DELTFILTER, 0, ifindex, parent, prio, handle);
     g_autofree char *what = g_strdup_printf("RTM_DELTFILTER dev %s prio %u handle %u", dev, prio, handle);
 
-    nlmsg_append(msg, &tcm, sizeof(tcm), NLMSG_ALIGNTO);
+    if (!msg)
+        return -ENOMEM;
     /* a handle is only understood together with the classifier's kind */
     if (handle && nla_put_string(msg, TCA_KIND, kind) < 0)
         return -ENOMEM;
@@ -525,12 +545,8 @@ vspan_tc_mirror_set(VspanNl *nl, int ifindex, const char *dev, const VspanTcAtta
     int r;
 
     g_return_val_if_fail(n_sinks > 0, FALSE);
-    if (!at->parent[hook]) {
-        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_KERNEL,
-                    "Cannot mirror the %s of '%s': it has an ingress qdisc but no classful root qdisc to attach egress filters to; remove its <bandwidth> or give it an outbound limit too",
-                    hook == VSPAN_HOOK_EGRESS ? "to-vm traffic" : "from-vm traffic", dev);
+    if (!vspan_tc_need_parent(at, hook, dev, error))
         return FALSE;
-    }
     filters = vspan_tc_dump_hook(nl, ifindex, at->parent[hook], hook, TRUE, error);
     if (!filters)
         return FALSE;
@@ -735,18 +751,11 @@ static struct nl_msg *
 vspan_tc_build_select(int ifindex, guint32 parent, VspanHook hook, guint32 handle, guint32 sink,
                       const VspanTcProgram *prog)
 {
-    g_autoptr(VspanNlMsg) msg = nlmsg_alloc_simple(RTM_NEWTFILTER, NLM_F_CREATE);
-    struct tcmsg tcm = {
-        .tcm_family = AF_UNSPEC,
-        .tcm_ifindex = ifindex,
-        .tcm_parent = parent,
-        .tcm_handle = handle,
-        .tcm_info = TC_H_MAKE(vspan_tc_select_prio(hook) << 16, htons(ETH_P_ALL)),
-    };
+    g_autoptr(VspanNlMsg) msg = vspan_tc_filter_msg(RTM_NEWTFILTER, NLM_F_CREATE, ifindex, parent,
+                                                    vspan_tc_select_prio(hook), handle);
     struct nlattr *opts;
 
-    if (nlmsg_append(msg, &tcm, sizeof(tcm), NLMSG_ALIGNTO) < 0 ||
-        nla_put_string(msg, TCA_KIND, "bpf") < 0 ||
+    if (!msg || nla_put_string(msg, TCA_KIND, "bpf") < 0 ||
         !(opts = nla_nest_start(msg, TCA_OPTIONS)))
         return NULL;
     if (prog->ops) {
@@ -805,12 +814,8 @@ vspan_tc_select_set(VspanNl *nl, int ifindex, const char *dev, const VspanTcAtta
     gboolean foreign;
     int r;
 
-    if (!at->parent[hook]) {
-        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_KERNEL,
-                    "Cannot mirror the %s of '%s': it has an ingress qdisc but no classful root qdisc to attach egress filters to; remove its <bandwidth> or give it an outbound limit too",
-                    hook == VSPAN_HOOK_EGRESS ? "to-vm traffic" : "from-vm traffic", dev);
+    if (!vspan_tc_need_parent(at, hook, dev, error))
         return FALSE;
-    }
     filters = vspan_tc_dump_hook(nl, ifindex, at->parent[hook], hook, TRUE, error);
     if (!filters)
         return FALSE;
@@ -853,14 +858,10 @@ vspan_tc_select_del(VspanNl *nl, int ifindex, const char *dev, const VspanTcAtta
     filters = vspan_tc_dump_hook(nl, ifindex, at->parent[hook], hook, TRUE, error);
     if (!filters)
         return FALSE;
-    if (handle)
-        any = vspan_tc_find_select(filters, hook, handle, &foreign) != NULL;
-    else
-        for (guint i = 0; i < filters->len; i++) {
-            const VspanTcFilter *f = filters->pdata[i];
-            any = any || (f->hook == hook && f->prio == vspan_tc_select_prio(hook));
-        }
-    vspan_tc_find_select(filters, hook, handle, &foreign);
+    /* rule @handle, or (0) anything at the select priority */
+    any = vspan_tc_find_select(filters, hook, handle, &foreign) != NULL || (!handle && foreign);
+    for (guint i = 0; !handle && !any && i < filters->len; i++)
+        any = ((const VspanTcFilter *)filters->pdata[i])->prio == vspan_tc_select_prio(hook);
     if (!any)
         return TRUE;    /* already gone: removal is idempotent */
     if (foreign) {
@@ -916,16 +917,9 @@ vspan_tc_shape_set(VspanNl *nl, int ifindex, const char *dev, const VspanTcAttac
                    int prog_fd, guint32 prog_id, GError **error)
 {
     g_autoptr(GPtrArray) filters = NULL;
-    g_autoptr(VspanNlMsg) msg = nlmsg_alloc_simple(RTM_NEWTFILTER, NLM_F_CREATE);
+    g_autoptr(VspanNlMsg) msg = NULL;
     g_autofree char *what = g_strdup_printf("RTM_NEWTFILTER dev %s egress prio %u bpf da %s (id %u)", dev,
                                             VSPAN_TC_PRIO_SHAPE, VSPAN_TC_SHAPE_NAME, prog_id);
-    struct tcmsg tcm = {
-        .tcm_family = AF_UNSPEC,
-        .tcm_ifindex = ifindex,
-        .tcm_parent = at->parent[VSPAN_HOOK_EGRESS],
-        .tcm_handle = 1,
-        .tcm_info = TC_H_MAKE(VSPAN_TC_PRIO_SHAPE << 16, htons(ETH_P_ALL)),
-    };
     struct nlattr *opts;
     VspanTcFilter *have;
     gboolean foreign;
@@ -949,8 +943,9 @@ vspan_tc_shape_set(VspanNl *nl, int ifindex, const char *dev, const VspanTcAttac
     }
     if (have && have->prog_id == prog_id)
         return TRUE;
-    if (nlmsg_append(msg, &tcm, sizeof(tcm), NLMSG_ALIGNTO) < 0 ||
-        nla_put_string(msg, TCA_KIND, "bpf") < 0 ||
+    msg = vspan_tc_filter_msg(RTM_NEWTFILTER, NLM_F_CREATE, ifindex, at->parent[VSPAN_HOOK_EGRESS],
+                              VSPAN_TC_PRIO_SHAPE, 1);
+    if (!msg || nla_put_string(msg, TCA_KIND, "bpf") < 0 ||
         !(opts = nla_nest_start(msg, TCA_OPTIONS)) ||
         nla_put_u32(msg, TCA_BPF_FD, prog_fd) < 0 ||
         nla_put_string(msg, TCA_BPF_NAME, VSPAN_TC_SHAPE_NAME) < 0 ||
