@@ -6,10 +6,14 @@
  * (bpf_skb_change_tail un-shares what it changes) never touches the
  * original.  The rate is a token bucket kept in nanoseconds of credit;
  * copies over it are dropped and counted, before they cost the appliance
- * anything.  Direct action: TC_ACT_OK sends the copy, TC_ACT_SHOT drops it.
+ * anything.  On an interface sink (the appliance's own tap, which carries
+ * its own traffic too) it runs only to tag copies: no snaplen, no rate,
+ * and frames without copy-tag's marker pass untouched.  Direct action: TC_ACT_OK sends the copy, TC_ACT_SHOT drops it.
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
+#include <linux/if_ether.h>
+#include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
 #include "vspan-bpf-params.h"
@@ -49,9 +53,26 @@ count(__u32 which)
 SEC("tc")
 int sink_shape(struct __sk_buff *skb)
 {
-    __u32 len = skb->len, limit = params.snaplen;
+    __u32 len, limit = params.snaplen;
 
-    if (limit && params.tag_room && skb->vlan_present)
+    /* a copy from a tagged bridge (copy-tag.bpf.c): its tag goes on first,
+     * so that snaplen counts it */
+    if (params.tags && (skb->tc_index & ~VSPAN_TAG_VID) == VSPAN_TAG_MARK) {
+        __u16 vid = skb->tc_index & VSPAN_TAG_VID;
+
+        skb->tc_index = 0;
+        if (bpf_skb_vlan_push(skb, bpf_htons(ETH_P_8021Q), vid) < 0) {
+            count(VSPAN_SHAPE_TAG_FAILED);
+            return TC_ACT_SHOT;
+        }
+        count(VSPAN_SHAPE_TAGGED);
+    }
+    len = skb->len;
+
+    /* a tag in the skb's metadata goes into the frame on the way out
+     * (tun writes it into what the appliance reads, a tunnel into the
+     * inner frame, a NIC onto the wire): it counts against snaplen */
+    if (limit && skb->vlan_present)
         limit -= 4;
     if (limit && len > limit)
         len = limit;
@@ -81,6 +102,7 @@ int sink_shape(struct __sk_buff *skb)
         if (bpf_skb_change_tail(skb, len, 0) == 0)
             count(VSPAN_SHAPE_TRUNCATED);
     }
-    count(VSPAN_SHAPE_SENT);
+    if (params.snaplen || params.burst_ns)
+        count(VSPAN_SHAPE_SENT);
     return TC_ACT_OK;
 }

@@ -11,6 +11,7 @@ typedef struct {
     GStrv sinks[VSPAN_HOOK_LAST];       /* NULL: no vspan filter */
     guint64 packets[VSPAN_HOOK_LAST];
     GPtrArray *selects[VSPAN_HOOK_LAST];  /* of FakeSelect, rules that select */
+    guint tags[VSPAN_HOOK_LAST];         /* bridge tag of each hook's copies */
 } FakeLink;
 
 typedef struct {
@@ -106,6 +107,7 @@ fake_copies(VspanHost *h, const char *dev, GError **error)
             VspanHostCopy *c = g_new0(VspanHostCopy, 1);
 
             c->hook = hook;
+            c->tag = l->tags[hook];
             /* as the kernel shows it: a vanished sink has no name */
             c->sink = g_strdup(fake_link(f, l->sinks[hook][i]) ? l->sinks[hook][i] : "");
             c->packets = l->packets[hook];
@@ -117,6 +119,7 @@ fake_copies(VspanHost *h, const char *dev, GError **error)
             VspanHostCopy *c = g_new0(VspanHostCopy, 1);
 
             c->hook = hook;
+            c->tag = l->tags[hook];
             c->sink = g_strdup(fake_link(f, sel->sink) ? sel->sink : "");
             c->handle = sel->handle;
             c->program = sel->program ? g_bytes_ref(sel->program) : NULL;
@@ -281,6 +284,31 @@ fake_select_set(VspanHost *h, const char *dev, VspanHook hook, guint handle, con
 }
 
 static gboolean
+fake_tag_set(VspanHost *h, const char *dev, VspanHook hook, guint vlan, GError **error)
+{
+    FakeHost *f = (FakeHost *)h;
+
+    if (!fake_need_link(f, dev, "tap", error))
+        return FALSE;
+    fake_link(f, dev)->tags[hook] = vlan;
+    fake_log(f, "tag-set %s %s %u", dev, vspan_hook_to_string(hook), vlan);
+    return TRUE;
+}
+
+static gboolean
+fake_tag_del(VspanHost *h, const char *dev, VspanHook hook, GError **error)
+{
+    FakeHost *f = (FakeHost *)h;
+    FakeLink *l = fake_link(f, dev);
+
+    if (l && l->tags[hook]) {
+        l->tags[hook] = 0;
+        fake_log(f, "tag-del %s %s", dev, vspan_hook_to_string(hook));
+    }
+    return TRUE;
+}
+
+static gboolean
 fake_select_del(VspanHost *h, const char *dev, VspanHook hook, guint handle, GError **error)
 {
     FakeHost *f = (FakeHost *)h;
@@ -397,6 +425,8 @@ static const VspanHostClass fake_host_class = {
     .mirror_del = fake_mirror_del,
     .select_set = fake_select_set,
     .select_del = fake_select_del,
+    .tag_set = fake_tag_set,
+    .tag_del = fake_tag_del,
     .programs_sync = fake_programs_sync,
     .sink_stats = fake_sink_stats,
     .program_error = fake_program_error,

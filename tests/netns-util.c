@@ -164,22 +164,29 @@ nt_drain(int fd)
 }
 
 void
-nt_bridge_two_taps(int *a, int *b, const char *mac_a, const char *mac_b)
+nt_bridge_pair(const char *br, const char *tap_a, const char *tap_b, int *a, int *b, const char *mac_a,
+               const char *mac_b)
 {
     g_autoptr(GBytes) la = nt_frame("ff:ff:ff:ff:ff:ff", mac_a, 0x88b5, 0, "learn-a", 60);
     g_autoptr(GBytes) lb = nt_frame("ff:ff:ff:ff:ff:ff", mac_b, 0x88b5, 0, "learn-b", 60);
 
     nt_sh(NULL, "sysctl -qw net.bridge.bridge-nf-call-iptables=0 net.bridge.bridge-nf-call-ip6tables=0 2>/dev/null");
     /* multicast off: no IGMP reports from the host side, only test frames */
-    nt_run("ip link add br0 type bridge mcast_snooping 0 && ip link set br0 mtu 9000 multicast off up");
-    *a = nt_tap_open("vnet0");
-    *b = nt_tap_open("vnet1");
-    nt_run("for t in vnet0 vnet1; do ip link set $t mtu 9000 multicast off master br0 up; done");
+    nt_run("ip link add %s type bridge mcast_snooping 0 && ip link set %s mtu 9000 multicast off up", br, br);
+    *a = nt_tap_open(tap_a);
+    *b = nt_tap_open(tap_b);
+    nt_run("for t in %s %s; do ip link set $t mtu 9000 multicast off master %s up; done", tap_a, tap_b, br);
     /* Let the bridge learn both MACs, then start from silence. */
     nt_send(*a, la);
     nt_send(*b, lb);
     nt_drain(*a);
     nt_drain(*b);
+}
+
+void
+nt_bridge_two_taps(int *a, int *b, const char *mac_a, const char *mac_b)
+{
+    nt_bridge_pair("br0", "vnet0", "vnet1", a, b, mac_a, mac_b);
 }
 
 int

@@ -34,5 +34,8 @@ void nt_drain(int fd);
  * multicast) with taps vnet0 and vnet1 whose guests are *a and *b; the
  * bridge has learned both guests' MACs and their queues are empty. */
 void nt_bridge_two_taps(int *a, int *b, const char *mac_a, const char *mac_b);
+/* The same on bridge @br with taps @tap_a and @tap_b. */
+void nt_bridge_pair(const char *br, const char *tap_a, const char *tap_b, int *a, int *b, const char *mac_a,
+                    const char *mac_b);
 /* The appliance's side of a tap sink; jumbo-capable like the VM ports. */
 int nt_sink_open(const char *name);

@@ -127,9 +127,9 @@ test_config_case(gconstpointer data)
         g_assert_null(strchr(error->message, '\n'));
         check_golden(base, ".err", ".ok", text);
     } else {
-        g_autofree char *text = g_strdup_printf("valid: %u appliances, %u bridge policies, %u pools\n",
+        g_autofree char *text = g_strdup_printf("valid: %u appliances, %u bridge policies, %u bridge tags, %u pools\n",
                                                 config->appliances->len,
-                                                config->bridge_policies->len, config->pools->len);
+                                                config->bridge_policies->len, config->bridge_tags->len, config->pools->len);
         check_golden(base, ".ok", ".err", text);
     }
 }

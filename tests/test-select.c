@@ -91,19 +91,20 @@ fx_teardown(Fx *fx, gconstpointer data)
     vspan_config_free(fx->config);
 }
 
-/* Plan domain web1 (vnet0) with @rules (<vspan:mirror> elements) and apply
- * it, the interface-sink appliance 'ivm' on tap @ivm_port (or not running);
- * returns the plan's first error or the executor's. */
+/* Plan a domain with one NIC, @tap on @bridge, with @rules (<vspan:mirror>
+ * elements) and apply it, the interface-sink appliance 'ivm' on tap
+ * @ivm_port (or not running); returns the plan's first error or the
+ * executor's. */
 static char *
-fx_apply_port(Fx *fx, const char *rules, const char *ivm_port)
+fx_apply_on(Fx *fx, const char *tap, const char *bridge, const char *rules, const char *ivm_port)
 {
     g_autofree char *xml = g_strdup_printf(
-        "<domain type='qemu'><name>web1</name>"
-        "<uuid>6f1c1c9e-2c1a-4c55-9d1e-0a3c1d2e3f41</uuid>"
+        "<domain type='qemu'><name>%s</name>"
+        "<uuid>6f1c1c9e-2c1a-4c55-9d1e-0a3c1d2e3f4%c</uuid>"
         "<metadata><vspan:domain xmlns:vspan='urn:vspan:domain:1'>%s</vspan:domain></metadata>"
         "<devices><interface type='bridge'><mac address='" MAC_A "'/>"
-        "<source bridge='br0'/><target dev='vnet0'/><alias name='net0'/></interface>"
-        "</devices></domain>", rules);
+        "<source bridge='%s'/><target dev='%s'/><alias name='net0'/></interface>"
+        "</devices></domain>", g_str_equal(tap, "vnet0") ? "web1" : tap, tap[strlen(tap) - 1] + 1, rules, bridge, tap);
     g_autoptr(GError) error = NULL;
     g_autoptr(VspanDomain) dom = vspan_domain_parse(xml, strlen(xml), "web1.xml", &error);
     g_autoptr(VspanObserved) obs = vspan_observed_new();
@@ -115,7 +116,7 @@ fx_apply_port(Fx *fx, const char *rules, const char *ivm_port)
         g_hash_table_replace(obs->appliance_ports, g_strdup("ivm"), g_strdup(ivm_port));
     /* observed as vspand observes: what vspan holds on the tap now, and
      * which programs did not load */
-    g_assert_true(vspan_host_observe_tap(fx->be, "vnet0", obs, NULL));
+    g_assert_true(vspan_host_observe_tap(fx->be, tap, obs, NULL));
     for (guint i = 0; i < fx->config->programs->len; i++) {
         const VspanProgramDef *d = fx->config->programs->pdata[i];
         const char *why = fx->be->klass->program_error(fx->be, d->name);
@@ -128,6 +129,12 @@ fx_apply_port(Fx *fx, const char *rules, const char *ivm_port)
     if (!vspan_exec_apply(fx->be, plan, &error))
         return g_strdup(error->message);
     return NULL;
+}
+
+static char *
+fx_apply_port(Fx *fx, const char *rules, const char *ivm_port)
+{
+    return fx_apply_on(fx, "vnet0", "br0", rules, ivm_port);
 }
 
 static char *
@@ -1071,6 +1078,141 @@ test_max_rate(Fx *fx, gconstpointer data)
     close(s);
 }
 
+/* ---- <bridge-tag> ----------------------------------------------------------- */
+
+#define TAG_CONFIG \
+    "<vspan>" \
+    "  <appliance name='ids' domain='ids'><sink type='tap' dev='vspan-sink0'/></appliance>" \
+    "  <appliance name='snap64' domain='s64'><sink type='tap' dev='vspan-s64' snaplen='64'/></appliance>" \
+    "  <bridge-tag bridge='br0' vlan='101'/>" \
+    "  <bridge-tag bridge='br1' vlan='102'/>" \
+    "%s</vspan>"
+
+/* @inner with an 802.1Q tag @vid inserted after the MACs */
+static GBytes *
+tagged(GBytes *inner, guint16 vid)
+{
+    gsize n;
+    const guint8 *d = g_bytes_get_data(inner, &n);
+    GByteArray *b = g_byte_array_new();
+
+    put(b, d, 12);
+    put16(b, 0x8100);
+    put16(b, vid);
+    put(b, d + 12, n - 12);
+    return g_byte_array_free_to_bytes(b);
+}
+
+static void
+fx_use_config(Fx *fx, const char *extra)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *xml = g_strdup_printf(TAG_CONFIG, extra);
+
+    vspan_config_free(fx->config);
+    fx->config = vspan_config_parse(xml, strlen(xml), "vspan.xml", &error);
+    g_assert_no_error(error);
+}
+
+/* Two tenants' bridges with the same MACs and IPs, one appliance: every
+ * copy arrives under its bridge's outer VLAN (frames from the VM and to
+ * it); a frame that has a tag of its own gets the bridge's on top
+ * (802.1Q in 802.1Q); snaplen counts the tag; the monitored frames reach
+ * the other guest byte for byte, their own tags untouched.  Without the
+ * <bridge-tag>, the copies are untagged again and the filters are gone. */
+static void
+test_bridge_tag(Fx *fx, gconstpointer data)
+{
+    static const guint16 own_tag[] = { 0x8100, 7, 0 };
+    g_autoptr(GBytes) f = ip_frame(TRUE, NULL, 17, 5000, 53, "tenant");
+    g_autoptr(GBytes) back = ip_frame(FALSE, NULL, 17, 53, 5000, "tenant-reply");
+    g_autoptr(GBytes) own = ip_frame(TRUE, own_tag, 17, 5001, 53, "tenant-own-tag");
+    g_autoptr(GBytes) f101 = tagged(f, 101), f102 = tagged(f, 102), back101 = tagged(back, 101);
+    g_autoptr(GBytes) own101 = tagged(own, 101);
+    g_autoptr(GPtrArray) got = NULL, at_b = NULL, at_d = NULL, snap = NULL;
+    g_autofree char *tc = NULL;
+    int c, d, s, s64;
+
+    nt_bridge_pair("br1", "vnet2", "vnet3", &c, &d, MAC_A, MAC_B);
+    fx_use_config(fx, "");
+    s = nt_sink_open("vspan-sink0");
+    s64 = nt_sink_open("vspan-s64");
+    g_assert_null(fx_apply_on(fx, "vnet0", "br0", "<vspan:mirror appliance='ids'/>"
+                                                  "<vspan:mirror appliance='snap64' filter='udp port 53 and not vlan 101'/>",
+                              NULL));
+    g_assert_null(fx_apply_on(fx, "vnet2", "br1", "<vspan:mirror appliance='ids'/>", NULL));
+    /* witness: the mark is set before vspan's filters and cleared after */
+    g_assert_cmpint(nt_sh(&tc, "/sbin/tc filter show dev vnet0 ingress"), ==, 0);
+    g_test_message("vnet0 ingress:\n%s", tc);
+    g_assert_nonnull(strstr(tc, "pref 48895 bpf"));
+    g_assert_nonnull(strstr(tc, "vspan-tag-101 direct-action"));
+    g_assert_nonnull(strstr(tc, "pref 48901 bpf"));
+    g_assert_nonnull(strstr(tc, "vspan-untag direct-action"));
+    nt_drain(s);
+    nt_drain(s64);
+
+    nt_send(fx->a, f);
+    nt_send(c, f);
+    nt_send(fx->a, own);
+    nt_send(fx->b, back);
+    got = nt_collect(s, 150);
+    at_b = nt_collect(fx->b, 50);
+    at_d = nt_collect(d, 50);
+    snap = nt_collect(s64, 50);
+    g_test_message("ids got %u copies, snap64 %u", got->len, snap->len);
+    g_assert_cmpuint(got->len, ==, 4);
+    g_assert_cmpuint(nt_count(got, f101), ==, 1);       /* br0's copy */
+    g_assert_cmpuint(nt_count(got, f102), ==, 1);       /* br1's, the same frame */
+    g_assert_cmpuint(nt_count(got, own101), ==, 1);     /* 802.1Q in 802.1Q */
+    g_assert_cmpuint(nt_count(got, back101), ==, 1);    /* to the VM */
+    /* the originals, untouched */
+    g_assert_cmpuint(at_b->len, ==, 2);
+    g_assert_cmpuint(nt_count(at_b, f), ==, 1);
+    g_assert_cmpuint(nt_count(at_b, own), ==, 1);
+    g_assert_cmpuint(at_d->len, ==, 1);
+    g_assert_cmpuint(nt_count(at_d, f), ==, 1);
+    /* the rule's filter saw the frames as they are, without the bridge's
+     * tag ("not vlan 101" held for all three; the kernel shows a frame's
+     * own tag as metadata, so "udp port 53" matches it too); snaplen 64
+     * holds with the bridge's tag in it */
+    g_assert_cmpuint(snap->len, ==, 3);
+    for (guint i = 0; i < snap->len; i++) {
+        GBytes *want[] = { f101, own101, back101 };
+        gsize n, on;
+        const guint8 *p = g_bytes_get_data(snap->pdata[i], &n);
+        const guint8 *o = g_bytes_get_data(want[i], &on);
+
+        g_assert_cmpuint(n, ==, 64);
+        g_assert_cmpmem(p, n, o, 64);
+    }
+
+    /* the tag goes: the copies are plain again, nothing of it is left */
+    {
+        g_autoptr(GError) error = NULL;
+        g_autofree char *xml = g_strdup("<vspan>"
+            "  <appliance name='ids' domain='ids'><sink type='tap' dev='vspan-sink0'/></appliance>"
+            "  <appliance name='snap64' domain='s64'><sink type='tap' dev='vspan-s64' snaplen='64'/></appliance>"
+            "</vspan>");
+        vspan_config_free(fx->config);
+        fx->config = vspan_config_parse(xml, strlen(xml), "vspan.xml", &error);
+        g_assert_no_error(error);
+    }
+    g_assert_null(fx_apply_on(fx, "vnet0", "br0", "<vspan:mirror appliance='ids'/>", NULL));
+    g_clear_pointer(&tc, g_free);
+    g_assert_cmpint(nt_sh(&tc, "/sbin/tc filter show dev vnet0 ingress; /sbin/tc filter show dev vnet0 egress"), ==, 0);
+    g_assert_null(strstr(tc, "vspan-tag"));
+    g_assert_null(strstr(tc, "vspan-untag"));
+    g_clear_pointer(&got, g_ptr_array_unref);
+    nt_send(fx->a, f);
+    got = nt_collect(s, 150);
+    g_assert_cmpuint(got->len, ==, 1);
+    g_assert_cmpuint(nt_count(got, f), ==, 1);
+    close(c);
+    close(d);
+    close(s);
+    close(s64);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1091,5 +1233,6 @@ main(int argc, char **argv)
     ADD("program-flow-head", test_flow_head);
     ADD("program-source-rate", test_source_rate);
     ADD("program-errors", test_program_errors);
+    ADD("bridge-tag", test_bridge_tag);
     return g_test_run();
 }

@@ -20,6 +20,13 @@ vspan_appliance_free(VspanAppliance *a)
 }
 
 static void
+vspan_bridge_tag_free(VspanBridgeTag *t)
+{
+    g_free(t->bridge);
+    g_free(t);
+}
+
+static void
 vspan_bridge_policy_free(VspanBridgePolicy *p)
 {
     if (!p)
@@ -71,6 +78,7 @@ vspan_config_new_empty(const char *path)
     config->path = g_strdup(path);
     config->appliances = g_ptr_array_new_with_free_func((GDestroyNotify)vspan_appliance_free);
     config->bridge_policies = g_ptr_array_new_with_free_func((GDestroyNotify)vspan_bridge_policy_free);
+    config->bridge_tags = g_ptr_array_new_with_free_func((GDestroyNotify)vspan_bridge_tag_free);
     config->pools = g_ptr_array_new_with_free_func((GDestroyNotify)vspan_pool_free);
     config->programs = g_ptr_array_new_with_free_func((GDestroyNotify)vspan_program_def_free);
     config->on_agent_unavailable = VSPAN_AGENT_UNAVAILABLE_REFUSE;
@@ -87,6 +95,7 @@ vspan_config_free(VspanConfig *config)
     g_free(config->metrics_textfile);
     g_ptr_array_unref(config->appliances);
     g_ptr_array_unref(config->bridge_policies);
+    g_ptr_array_unref(config->bridge_tags);
     g_ptr_array_unref(config->pools);
     g_ptr_array_unref(config->programs);
     g_free(config);
@@ -493,6 +502,55 @@ vspan_config_parse_mirror(VspanConfig *config, const xmlNode *node, GError **err
     return TRUE;
 }
 
+guint
+vspan_config_bridge_tag(const VspanConfig *config, const char *bridge)
+{
+    for (guint i = 0; bridge && i < config->bridge_tags->len; i++) {
+        const VspanBridgeTag *t = config->bridge_tags->pdata[i];
+        if (g_str_equal(t->bridge, bridge))
+            return t->vlan;
+    }
+    return 0;
+}
+
+/* <bridge-tag bridge= vlan=>: a bridge that does not exist (yet) is no
+ * error -- bridges come and go; vspand and doctor say so. */
+static gboolean
+vspan_config_parse_bridge_tag(VspanConfig *config, const xmlNode *node, GError **error)
+{
+    static const char *const attrs[] = { "bridge", "vlan", NULL };
+    static const char *const children[] = { NULL };
+    g_autofree char *where = vspan_xml_where(config->path, node);
+    g_autofree char *bridge = NULL;
+    g_autofree char *vlan_s = NULL;
+    VspanBridgeTag *t;
+    guint vlan = 0;
+
+    if (!vspan_xml_check_attrs(node, attrs, where, error) ||
+        !vspan_xml_check_children(node, children, where, error) ||
+        !vspan_xml_prop_required(node, "bridge", &bridge, where, error) ||
+        !vspan_config_check_ifname(bridge, "bridge", FALSE, where, error) ||
+        !vspan_xml_prop_required(node, "vlan", &vlan_s, where, error))
+        return FALSE;
+    if (!vspan_xml_prop_uint(node, "vlan", 1, 4094, &vlan, NULL, where, error))
+        return FALSE;
+    for (guint i = 0; i < config->bridge_tags->len; i++) {
+        const VspanBridgeTag *o = config->bridge_tags->pdata[i];
+        if (g_str_equal(o->bridge, bridge)) {
+            g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                        "%s: bridge '%s' already has a <bridge-tag> (vlan %u) at line %ld; keep one",
+                        where, bridge, o->vlan, o->line);
+            return FALSE;
+        }
+    }
+    t = g_new0(VspanBridgeTag, 1);
+    t->bridge = g_steal_pointer(&bridge);
+    t->vlan = vlan;
+    t->line = xmlGetLineNo(node);
+    g_ptr_array_add(config->bridge_tags, t);
+    return TRUE;
+}
+
 static gboolean
 vspan_config_parse_pool(VspanConfig *config, const xmlNode *node, GError **error)
 {
@@ -681,7 +739,8 @@ vspan_config_parse_metrics(VspanConfig *config, const xmlNode *node, GError **er
 VspanConfig *
 vspan_config_parse(const char *buf, gsize len, const char *path, GError **error)
 {
-    static const char *const children[] = { "appliance", "mirror", "pool", "hook", "metrics", "program", NULL };
+    static const char *const children[] = { "appliance", "mirror", "bridge-tag", "pool", "hook", "metrics",
+                                            "program", NULL };
     g_autoptr(VspanConfig) config = vspan_config_new_empty(path);
     g_autoptr(xmlDoc) doc = NULL;
     g_autofree char *where = NULL;
@@ -719,6 +778,9 @@ vspan_config_parse(const char *buf, gsize len, const char *path, GError **error)
         if (g_str_equal(c->name, "mirror")) {
             if (!vspan_config_parse_mirror(config, c, error))
                 return NULL;
+        } else if (g_str_equal(c->name, "bridge-tag")) {
+            if (!vspan_config_parse_bridge_tag(config, c, error))
+                return NULL;
         } else if (g_str_equal(c->name, "pool")) {
             if (!vspan_config_parse_pool(config, c, error))
                 return NULL;
@@ -747,6 +809,9 @@ vspan_config_parse(const char *buf, gsize len, const char *path, GError **error)
      * that vspan.xml(5) does not describe is still refused. */
     if (!vspan_xml_validate(root, "vspan-config.rng", path, error))
         return NULL;
+    /* a copy may come from any tagged bridge to any appliance */
+    for (guint i = 0; config->bridge_tags->len && i < config->appliances->len; i++)
+        ((VspanAppliance *)config->appliances->pdata[i])->sink.tagged = TRUE;
     return g_steal_pointer(&config);
 }
 

@@ -18,6 +18,8 @@ typedef struct {
     guint snaplen;      /* copies cut to this many bytes; 0: whole */
     guint64 max_rate;   /* copies above it dropped at the sink; 0: no cap */
     gboolean max_rate_pps;      /* max_rate is packets a second, else bit/s */
+    gboolean tagged;    /* the config has a <bridge-tag>: copies may carry a
+                         * marker asking for one (set for every appliance) */
 } VspanSink;
 
 #define VSPAN_SNAPLEN_MIN 64
@@ -39,6 +41,13 @@ typedef struct {
     char *where;                /* message prefix naming the element */
     long line;
 } VspanBridgePolicy;
+
+/* <bridge-tag>: copies of frames from the bridge's NICs carry this tag. */
+typedef struct {
+    char *bridge;
+    guint vlan;                 /* 1-4094 */
+    long line;
+} VspanBridgeTag;
 
 /* <program>: a filter program the host admin defines (wave 2). */
 typedef enum {
@@ -77,6 +86,7 @@ typedef struct {
     char *path;                     /* for messages */
     GPtrArray *appliances;          /* of VspanAppliance, config order */
     GPtrArray *bridge_policies;     /* of VspanBridgePolicy */
+    GPtrArray *bridge_tags;         /* of VspanBridgeTag */
     GPtrArray *pools;               /* of VspanPool */
     GPtrArray *programs;            /* of VspanProgramDef */
     VspanAgentUnavailable on_agent_unavailable;
@@ -96,6 +106,8 @@ const VspanAppliance *vspan_config_find_appliance(const VspanConfig *config, con
 gboolean vspan_config_is_appliance_domain(const VspanConfig *config, const char *domain_name);
 /* The appliance whose sink device is @dev, if any. */
 const VspanAppliance *vspan_config_find_sink_dev(const VspanConfig *config, const char *dev);
+/* The <bridge-tag> VLAN of @bridge, 0 when it has none (or @bridge is NULL). */
+guint vspan_config_bridge_tag(const VspanConfig *config, const char *bridge);
 const VspanProgramDef *vspan_config_find_program(const VspanConfig *config, const char *name);
 /* Comma-separated program names ("none"), for "known: ..." hints. */
 char *vspan_config_program_names(const VspanConfig *config);

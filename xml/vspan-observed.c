@@ -53,6 +53,7 @@ vspan_observed_new(void)
     obs->mirrors = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                          (GDestroyNotify)vspan_observed_mirror_free);
     obs->selects = g_ptr_array_new_with_free_func((GDestroyNotify)vspan_observed_select_free);
+    obs->tags = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     obs->program_errors = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     obs->vfs = g_ptr_array_new_with_free_func((GDestroyNotify)vspan_observed_vf_free);
     obs->appliance_ports = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
@@ -69,6 +70,7 @@ vspan_observed_free(VspanObserved *obs)
     g_hash_table_unref(obs->mirrors);
     g_ptr_array_unref(obs->selects);
     g_hash_table_unref(obs->program_errors);
+    g_hash_table_unref(obs->tags);
     g_ptr_array_unref(obs->vfs);
     g_hash_table_unref(obs->appliance_ports);
     g_hash_table_unref(obs->pool_free);
@@ -123,6 +125,21 @@ vspan_observed_find_selects(const VspanObserved *obs, const char *dev)
             g_ptr_array_add(out, o);
     }
     return out;
+}
+
+void
+vspan_observed_set_tag(VspanObserved *obs, const char *dev, VspanHook hook, guint vlan)
+{
+    g_hash_table_replace(obs->tags, g_strdup_printf("%s/%s", dev, vspan_hook_to_string(hook)),
+                         GUINT_TO_POINTER(vlan));
+}
+
+guint
+vspan_observed_get_tag(const VspanObserved *obs, const char *dev, VspanHook hook)
+{
+    g_autofree char *key = g_strdup_printf("%s/%s", dev, vspan_hook_to_string(hook));
+
+    return GPOINTER_TO_UINT(g_hash_table_lookup(obs->tags, key));
 }
 
 void
@@ -237,6 +254,17 @@ vspan_observed_parse(const char *buf, gsize len, const char *name, GError **erro
             program = vspan_xml_prop(c, "program");
             ebpf = vspan_xml_prop(c, "ebpf");
             vspan_observed_add_select(obs, dev, hook, handle, sink, program, ebpf);
+        } else if (g_str_equal(c->name, "tag")) {
+            g_autofree char *dev = NULL;
+            int hook = 0;
+            guint vlan = 0;
+
+            if (!vspan_xml_prop_required(c, "dev", &dev, where, error) ||
+                !vspan_xml_prop_enum(c, "hook", vspan_hook_from_string, hook_values, &hook,
+                                     NULL, where, error) ||
+                !vspan_xml_prop_uint(c, "vlan", 1, 4094, &vlan, NULL, where, error))
+                return NULL;
+            vspan_observed_set_tag(obs, dev, hook, vlan);
         } else if (g_str_equal(c->name, "program-error")) {
             g_autofree char *pname = NULL, *perr = NULL;
 
@@ -286,7 +314,7 @@ vspan_observed_parse(const char *buf, gsize len, const char *name, GError **erro
             vspan_observed_add_lease(obs, pf, vf, uuid);
         } else {
             g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
-                        "%s: unknown element; use mirror, select, program-error, vf, appliance-port, pool or lease", where);
+                        "%s: unknown element; use mirror, select, tag, program-error, vf, appliance-port, pool or lease", where);
             return NULL;
         }
     }

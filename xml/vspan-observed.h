@@ -15,6 +15,7 @@
  *     <mirror dev="vnet0" hook="ingress" sinks="vspan-ids-a"/>
  *     <select dev="vnet0" hook="ingress" handle="2" sink="vspan-ids-b" program="HEX"/>
  *     <select dev="vnet0" hook="egress" handle="3" sink="eno3" ebpf="flow-head"/>
+ *     <tag dev="vnet0" hook="ingress" vlan="100"/>
  *     <program-error name="bad" error="the kernel refused it: ..."/>
  *     <vf pci="0000:3b:02.1" pf="ens2f0" vf="1"/>
  *     <appliance-port appliance="ids-b" dev="vnet7"/>
@@ -57,6 +58,7 @@ typedef struct {
     VspanClassifier classifier;
     GHashTable *mirrors;            /* "dev/hook" -> VspanObservedMirror */
     GPtrArray *selects;             /* of VspanObservedSelect */
+    GHashTable *tags;               /* "dev/hook" -> GUINT_TO_POINTER(bridge-tag VLAN) */
     GHashTable *program_errors;     /* <program> name -> why it did not load */
     gboolean vf_map_known;          /* FALSE: PCI addresses cannot be resolved (offline) */
     GPtrArray *vfs;                 /* of VspanObservedVf */
@@ -80,6 +82,10 @@ void vspan_observed_add_select(VspanObserved *obs, const char *dev, VspanHook ho
                                const char *sink, const char *program_hex, const char *ebpf);
 /* The selective filters of @dev (borrowed), in the order observed. */
 GPtrArray *vspan_observed_find_selects(const VspanObserved *obs, const char *dev);
+/* The bridge tag vspan's copy-tag filter gives copies of @dev's @hook. */
+void vspan_observed_set_tag(VspanObserved *obs, const char *dev, VspanHook hook, guint vlan);
+/* 0: none */
+guint vspan_observed_get_tag(const VspanObserved *obs, const char *dev, VspanHook hook);
 void vspan_observed_add_vf(VspanObserved *obs, const VspanPciAddr *pci, const char *pf, guint vf);
 const VspanObservedVf *vspan_observed_find_vf(const VspanObserved *obs, const VspanPciAddr *pci);
 void vspan_observed_set_pool_free(VspanObserved *obs, const char *pool, guint free_vfs);

@@ -292,6 +292,26 @@ vspan_doctor_pools(GPtrArray *items, const VspanConfig *config, const char *root
     }
 }
 
+/* ---- bridges the config names ------------------------------------------- */
+
+/* A missing bridge is no error (bridges come and go with libvirt networks),
+ * but a misspelt one would leave copies untagged without a word. */
+static void
+vspan_doctor_bridges(GPtrArray *items, const VspanConfig *config)
+{
+    for (guint i = 0; i < config->bridge_tags->len; i++) {
+        const VspanBridgeTag *t = config->bridge_tags->pdata[i];
+        g_autofree char *check = g_strdup_printf("bridge-tag %s", t->bridge);
+
+        if (vspan_link_ifindex(t->bridge) > 0)
+            add(items, VSPAN_DOCTOR_OK, check, "copies of frames from its NICs carry VLAN %u", t->vlan);
+        else
+            add(items, VSPAN_DOCTOR_WARN, check,
+                "bridge '%s' does not exist (yet); its copies will carry VLAN %u once it does: fix <bridge-tag bridge> if the name is wrong",
+                t->bridge, t->vlan);
+    }
+}
+
 /* ---- /dev/kvm as libvirt's QEMU user sees it ------------------------------ */
 
 /* The value of a `key = "value"` line of qemu.conf, or NULL. */
@@ -449,6 +469,7 @@ vspan_doctor_run(const VspanConfig *config, const char *hookdir, gboolean json, 
     vspan_doctor_kernel(items);
     vspan_doctor_iommu(items, root);
     vspan_doctor_pools(items, config, root);
+    vspan_doctor_bridges(items, config);
     vspan_doctor_kvm(items, root);
     vspan_doctor_libvirt(items, hookdir);
     vspan_doctor_agent(items);

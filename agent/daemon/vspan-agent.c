@@ -102,6 +102,12 @@ vspan_agent_ensure_sinks(VspanAgent *agent)
     /* the filter programs of the config, loaded (or taken back from their
      * pins) before any rule needs them */
     agent->host->klass->programs_sync(agent->host, agent->config->programs);
+    for (guint i = 0; i < agent->config->bridge_tags->len; i++) {
+        const VspanBridgeTag *t = agent->config->bridge_tags->pdata[i];
+        if (agent->host->klass->ifindex(agent->host, t->bridge) <= 0)
+            g_warning("bridge '%s' of <bridge-tag> does not exist (yet); copies of its NICs will carry VLAN %u once it does",
+                      t->bridge, t->vlan);
+    }
     /* An appliance attaches to its tap sink as <target dev managed='no'>,
      * which libvirt requires to exist: create vspan's own sinks up front. */
     for (guint i = 0; i < agent->config->appliances->len; i++) {

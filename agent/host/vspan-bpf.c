@@ -196,7 +196,8 @@ vspan_bpf_object_load(const char *path, const char *section, GBytes *params, con
         return NULL;
     }
     bpf_object__for_each_program(it, obj) {
-        if (!prog && (!section || g_str_equal(bpf_program__section_name(it), section)))
+        if (!prog && (!section || g_str_equal(bpf_program__section_name(it), section) ||
+                      g_str_equal(bpf_program__name(it), section)))
             prog = it;
         else
             bpf_program__set_autoload(it, false);
@@ -251,14 +252,13 @@ vspan_bpf_keep_fd(int fd, GError **error)
     return kept;
 }
 
+/* As vspan_bpf_object_load, keeping only the program's fd (-1 on error). */
 static int
-vspan_bpf_load(VspanBpfPrograms *p, const VspanProgramDef *d, const char *path, GBytes *params,
-               GError **error)
+vspan_bpf_load_fd(const char *path, const char *section, GBytes *params, const char *map_name,
+                  guint max_entries, GError **error)
 {
     struct bpf_program *prog = NULL;
-    struct bpf_object *obj = vspan_bpf_object_load(path, d->section, params,
-                                                   d->kind == VSPAN_PROGRAM_FLOW_HEAD ? "vspan_flows" : NULL,
-                                                   d->flows, &prog, error);
+    struct bpf_object *obj = vspan_bpf_object_load(path, section, params, map_name, max_entries, &prog, error);
     int fd;
 
     if (!obj)
@@ -267,6 +267,14 @@ vspan_bpf_load(VspanBpfPrograms *p, const VspanProgramDef *d, const char *path, 
     fd = vspan_bpf_keep_fd(bpf_program__fd(prog), error);
     bpf_object__close(obj);
     return fd;
+}
+
+static int
+vspan_bpf_load(VspanBpfPrograms *p, const VspanProgramDef *d, const char *path, GBytes *params,
+               GError **error)
+{
+    return vspan_bpf_load_fd(path, d->section, params, d->kind == VSPAN_PROGRAM_FLOW_HEAD ? "vspan_flows" : NULL,
+                             d->flows, error);
 }
 
 static guint32
@@ -305,10 +313,10 @@ vspan_bpf_shaper_key(const VspanSink *sink, guint fit)
 {
     guint snaplen = vspan_bpf_shaper_snaplen(sink, fit);
 
-    if (!snaplen && !sink->max_rate)
+    if (!snaplen && !sink->max_rate && !sink->tagged)
         return NULL;
-    return g_strdup_printf("snaplen=%u%s rate=%" G_GUINT64_FORMAT "%s", snaplen, fit ? " (fit)" : "",
-                           sink->max_rate, sink->max_rate_pps ? "pps" : "bit");
+    return g_strdup_printf("snaplen=%u%s rate=%" G_GUINT64_FORMAT "%s%s", snaplen, fit ? " (fit)" : "",
+                           sink->max_rate, sink->max_rate_pps ? "pps" : "bit", sink->tagged ? " tags" : "");
 }
 
 VspanBpfShaper *
@@ -317,7 +325,7 @@ vspan_bpf_shaper_load(const char *objdir, const VspanSink *sink, guint fit, GErr
     g_autofree char *path = g_build_filename(objdir, "sink-shape.bpf.o", NULL);
     struct vspan_sink_shape_params sp = {
         .snaplen = vspan_bpf_shaper_snaplen(sink, fit),
-        .tag_room = fit != 0,
+        .tags = sink->tagged,
     };
     g_autoptr(GBytes) params = NULL;
     struct bpf_program *prog = NULL;
@@ -369,6 +377,20 @@ vspan_bpf_shaper_counters(const VspanBpfShaper *sh, guint64 out[VSPAN_SHAPE_COUN
         for (int c = 0; c < ncpu; c++)
             out[i] += per_cpu[c];
     }
+}
+
+/* ---- copy-tag ------------------------------------------------------------ */
+
+int
+vspan_bpf_tagger_load(const char *objdir, guint vlan, guint32 *id, GError **error)
+{
+    g_autofree char *path = g_build_filename(objdir, "copy-tag.bpf.o", NULL);
+    struct vspan_copy_tag_params tp = { .vlan = vlan };
+    g_autoptr(GBytes) params = g_bytes_new(&tp, sizeof(tp));
+    int fd = vspan_bpf_load_fd(path, vlan ? "copy_tag" : "copy_untag", params, NULL, 0, error);
+
+    *id = fd >= 0 ? vspan_bpf_prog_id(fd) : 0;
+    return fd;
 }
 
 static VspanBpfProgram *

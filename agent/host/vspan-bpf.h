@@ -68,5 +68,9 @@ char *vspan_bpf_shaper_key(const VspanSink *sink, guint fit);
 VspanBpfShaper *vspan_bpf_shaper_load(const char *objdir, const VspanSink *sink, guint fit,
                                       GError **error);
 void vspan_bpf_shaper_free(VspanBpfShaper *sh);
+/* copy-tag.bpf.o's copy_tag for @vlan, or copy_untag when @vlan is 0:
+ * its fd (kernel id in *@id), or -1 with @error. */
+int vspan_bpf_tagger_load(const char *objdir, guint vlan, guint32 *id, GError **error);
+
 /* sums over CPUs */
 void vspan_bpf_shaper_counters(const VspanBpfShaper *sh, guint64 out[VSPAN_SHAPE_COUNTERS]);

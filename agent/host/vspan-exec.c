@@ -37,6 +37,12 @@ vspan_exec_apply(VspanHost *b, const VspanPlan *plan, GError **error)
         case VSPAN_OP_SELECT_DEL:
             ok = b->klass->select_del(b, op->dev, op->hook, op->handle, error);
             break;
+        case VSPAN_OP_TAG_SET:
+            ok = b->klass->tag_set(b, op->dev, op->hook, op->vlan, error);
+            break;
+        case VSPAN_OP_TAG_DEL:
+            ok = b->klass->tag_del(b, op->dev, op->hook, error);
+            break;
         case VSPAN_OP_VF_SET:
             ok = b->klass->vf_set(b, op, error);
             break;

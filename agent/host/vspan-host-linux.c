@@ -30,7 +30,21 @@ typedef struct {
     VspanBpfPrograms *programs;         /* the host config's <program>s */
     GHashTable *shapers;                /* sink dev -> VspanBpfShaper */
     GHashTable *unshaped;               /* sinks checked to hold no shaper */
+    GHashTable *taggers;                /* VLAN (0: copy_untag) -> VspanTagger */
 } VspanLinuxHost;
+
+/* copy-tag.bpf.o loaded for one VLAN (or its untag program) */
+typedef struct {
+    int fd;
+    guint32 id;
+} VspanTagger;
+
+static void
+vspan_tagger_free(VspanTagger *t)
+{
+    close(t->fd);
+    g_free(t);
+}
 
 static int
 vspan_linux_resolve(const char *dev, const char *role, GError **error)
@@ -77,6 +91,8 @@ vspan_linux_shape(VspanLinuxHost *self, const VspanAppliance *a, const char *dev
     VspanBpfShaper *sh = g_hash_table_lookup(self->shapers, dev);
     VspanTcAttach at;
     gboolean created = FALSE;
+    g_autofree char *what = g_strdup_printf("shape the copies of sink '%s'", dev);
+    const VspanTcDa da = { dev, VSPAN_HOOK_EGRESS, VSPAN_TC_PRIO_SHAPE, VSPAN_TC_SHAPE_NAME, what };
 
     if (!key) {
         /* sink_ensure runs on every VM start: a sink that needs no shaper
@@ -85,7 +101,7 @@ vspan_linux_shape(VspanLinuxHost *self, const VspanAppliance *a, const char *dev
         if (!g_hash_table_remove(self->shapers, dev) && g_hash_table_contains(self->unshaped, dev))
             return TRUE;
         if (vspan_tc_probe(self->nl, ifindex, &at, NULL) && at.state != VSPAN_QDISC_STATE_NONE &&
-            !vspan_tc_shape_del(self->nl, ifindex, dev, &at, error))
+            !vspan_tc_da_del(self->nl, ifindex, &at, &da, error))
             return FALSE;
         g_hash_table_add(self->unshaped, g_strdup(dev));
         return TRUE;
@@ -110,7 +126,7 @@ vspan_linux_shape(VspanLinuxHost *self, const VspanAppliance *a, const char *dev
     }
     if (!vspan_tc_attach(self->nl, ifindex, dev, &at, &created, error))
         return FALSE;
-    return vspan_tc_shape_set(self->nl, ifindex, dev, &at, sh->prog_fd, sh->prog_id, error);
+    return vspan_tc_da_set(self->nl, ifindex, &at, &da, VSPAN_TC_SHAPE_NAME, sh->prog_fd, sh->prog_id, error);
 }
 
 static gboolean
@@ -122,8 +138,9 @@ vspan_linux_sink_ensure(VspanHost *b, const VspanAppliance *a, const char *dev, 
     if (!vspan_sink_ensure(self->nl, a, dev, &ifindex, error))
         return FALSE;
     /* an interface sink's tap carries the appliance's own traffic too:
-     * never shaped (the config refuses snaplen and max-rate there) */
-    if (a->sink.type == VSPAN_SINK_INTERFACE)
+     * never shaped (the config refuses snaplen and max-rate there), only
+     * the bridge tags of marked copies go on there */
+    if (a->sink.type == VSPAN_SINK_INTERFACE && !a->sink.tagged)
         return TRUE;
     return vspan_linux_shape(self, a, dev, ifindex, error);
 }
@@ -267,6 +284,68 @@ vspan_linux_select_del(VspanHost *b, const char *dev, VspanHook hook, guint hand
            vspan_tc_select_del(self->nl, ifindex, dev, &at, hook, handle, error);
 }
 
+/* copy_tag for @vlan, copy_untag for 0: loaded once per host */
+static const VspanTagger *
+vspan_linux_tagger(VspanLinuxHost *self, guint vlan, GError **error)
+{
+    VspanTagger *t = g_hash_table_lookup(self->taggers, GUINT_TO_POINTER(vlan));
+    g_autoptr(GError) why = NULL;
+    guint32 id = 0;
+    int fd;
+
+    if (t)
+        return t;
+    fd = vspan_bpf_tagger_load(vspan_bpf_objdir(), vlan, &id, &why);
+    if (fd < 0) {
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_KERNEL,
+                    "Cannot load the program that tags copies with their bridge's VLAN: %s", why->message);
+        return NULL;
+    }
+    t = g_new0(VspanTagger, 1);
+    t->fd = fd;
+    t->id = id;
+    g_hash_table_insert(self->taggers, GUINT_TO_POINTER(vlan), t);
+    return t;
+}
+
+static gboolean
+vspan_linux_tag_set(VspanHost *b, const char *dev, VspanHook hook, guint vlan, GError **error)
+{
+    VspanLinuxHost *self = (VspanLinuxHost *)b;
+    g_autofree char *what = g_strdup_printf("tag the copies of '%s'", dev);
+    g_autofree char *name = g_strdup_printf(VSPAN_TC_TAG_NAME "%u", vlan);
+    const VspanTcDa tag = { dev, hook, VSPAN_TC_PRIO_TAG, VSPAN_TC_TAG_NAME, what };
+    const VspanTcDa untag = { dev, hook, VSPAN_TC_PRIO_UNTAG, VSPAN_TC_UNTAG_NAME, what };
+    const VspanTagger *t, *u;
+    VspanTcAttach at;
+    int ifindex = vspan_linux_resolve(dev, "tap", error);
+
+    if (ifindex <= 0 || !(t = vspan_linux_tagger(self, vlan, error)) ||
+        !(u = vspan_linux_tagger(self, 0, error)) || !vspan_linux_attach(self, ifindex, dev, &at, error))
+        return FALSE;
+    /* the mark is cleared after vspan's filters before it is set before them */
+    return vspan_tc_da_set(self->nl, ifindex, &at, &untag, VSPAN_TC_UNTAG_NAME, u->fd, u->id, error) &&
+           vspan_tc_da_set(self->nl, ifindex, &at, &tag, name, t->fd, t->id, error);
+}
+
+static gboolean
+vspan_linux_tag_del(VspanHost *b, const char *dev, VspanHook hook, GError **error)
+{
+    VspanLinuxHost *self = (VspanLinuxHost *)b;
+    g_autofree char *what = g_strdup_printf("tag the copies of '%s'", dev);
+    const VspanTcDa tag = { dev, hook, VSPAN_TC_PRIO_TAG, VSPAN_TC_TAG_NAME, what };
+    const VspanTcDa untag = { dev, hook, VSPAN_TC_PRIO_UNTAG, VSPAN_TC_UNTAG_NAME, what };
+    VspanTcAttach at;
+    int ifindex = vspan_link_ifindex(dev);
+
+    if (ifindex <= 0)
+        return TRUE;    /* the tap is gone, and its filters with it */
+    /* in the reverse order: no frame leaves marked */
+    return vspan_tc_probe(self->nl, ifindex, &at, error) && (!at.parent[hook] ||
+           (vspan_tc_da_del(self->nl, ifindex, &at, &tag, error) &&
+            vspan_tc_da_del(self->nl, ifindex, &at, &untag, error)));
+}
+
 static gboolean
 vspan_linux_vf_set(VspanHost *b, const VspanOp *op, GError **error)
 {
@@ -322,6 +401,7 @@ vspan_linux_copies(VspanHost *b, const char *dev, GError **error)
     g_autoptr(GPtrArray) filters = NULL;
     GPtrArray *out;
     VspanTcAttach at;
+    guint tags[VSPAN_HOOK_LAST];
     int ifindex = vspan_linux_ifindex(b, dev);
 
     if (ifindex <= 0)
@@ -330,6 +410,8 @@ vspan_linux_copies(VspanHost *b, const char *dev, GError **error)
         !(filters = vspan_tc_dump(self->nl, ifindex, &at, error)))
         return NULL;
     out = g_ptr_array_new_with_free_func((GDestroyNotify)vspan_host_copy_free);
+    for (VspanHook hook = 0; hook < VSPAN_HOOK_LAST; hook++)
+        tags[hook] = vspan_tc_tag_of(filters, hook);
     for (guint i = 0; i < filters->len; i++) {
         const VspanTcFilter *f = filters->pdata[i];
 
@@ -339,6 +421,7 @@ vspan_linux_copies(VspanHost *b, const char *dev, GError **error)
             char name[IFNAMSIZ];
 
             c->hook = f->hook;
+            c->tag = tags[f->hook];
             /* a sink that vanished shows as "" and makes the plan re-point */
             vspan_linux_ifname(self, a->ifindex, name);
             c->sink = g_strdup(name);
@@ -410,6 +493,7 @@ vspan_linux_free(VspanHost *b)
     vspan_bpf_programs_free(((VspanLinuxHost *)b)->programs);
     g_hash_table_unref(((VspanLinuxHost *)b)->shapers);
     g_hash_table_unref(((VspanLinuxHost *)b)->unshaped);
+    g_hash_table_unref(((VspanLinuxHost *)b)->taggers);
     vspan_nl_close(((VspanLinuxHost *)b)->nl);
     close(((VspanLinuxHost *)b)->ioctl_fd);
     vspan_host_finish(b);
@@ -431,6 +515,8 @@ static const VspanHostClass vspan_linux_host_class = {
     .mirror_del = vspan_linux_mirror_del,
     .select_set = vspan_linux_select_set,
     .select_del = vspan_linux_select_del,
+    .tag_set = vspan_linux_tag_set,
+    .tag_del = vspan_linux_tag_del,
     .programs_sync = vspan_linux_programs_sync,
     .sink_stats = vspan_linux_sink_stats,
     .program_error = vspan_linux_program_error,
@@ -456,6 +542,7 @@ vspan_linux_host_new(GError **error)
     self->shapers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                           (GDestroyNotify)vspan_bpf_shaper_free);
     self->unshaped = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    self->taggers = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, (GDestroyNotify)vspan_tagger_free);
     self->ioctl_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (self->ioctl_fd < 0) {
         int saved = errno;

@@ -54,6 +54,8 @@ vspan_host_observe_tap(VspanHost *host, const char *tap, VspanObserved *obs, GEr
             const VspanHostCopy *copy = copies->pdata[c];
             if (copy->hook != hook)
                 continue;
+            if (copy->tag)
+                vspan_observed_set_tag(obs, tap, hook, copy->tag);
             if (copy->handle) {
                 g_autofree char *hex = copy->program ? vspan_select_to_hex(copy->program) : NULL;
                 vspan_observed_add_select(obs, tap, hook, copy->handle, copy->sink, hex, copy->ebpf);

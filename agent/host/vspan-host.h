@@ -25,6 +25,7 @@ typedef struct {
     guint handle;               /* a rule that selects: its filter handle; 0: match-all */
     GBytes *program;            /* a rule that selects: its classic BPF program */
     char *ebpf;                 /* or the <program> it runs; NULL when none or unknown */
+    guint tag;                  /* the <bridge-tag> VLAN its copies get; 0: none */
 } VspanHostCopy;
 
 void vspan_host_copy_free(VspanHostCopy *c);
@@ -77,6 +78,10 @@ typedef struct {
     /* rule @handle, or every rule of @hook when 0 */
     gboolean (*select_del)(VspanHost *self, const char *dev, VspanHook hook, guint handle,
                            GError **error);
+    /* mark every copy of @dev's @hook for the bridge tag @vlan (replacing
+     * another), or no more */
+    gboolean (*tag_set)(VspanHost *self, const char *dev, VspanHook hook, guint vlan, GError **error);
+    gboolean (*tag_del)(VspanHost *self, const char *dev, VspanHook hook, GError **error);
     gboolean (*vf_set)(VspanHost *self, const VspanOp *op, GError **error);
     gboolean (*vf_reset)(VspanHost *self, const VspanOp *op, GError **error);
     gboolean (*link_up)(VspanHost *self, const char *dev, GError **error);

@@ -268,7 +268,7 @@ vspan_tc_filter_cb(struct nl_msg *msg, void *arg)
         return NL_OK;
     prio = TC_H_MAJ(tcm->tcm_info) >> 16;
     if (scan->only_vspan_prio && prio != vspan_tc_prio(scan->hook) &&
-        prio != vspan_tc_select_prio(scan->hook))
+        prio != vspan_tc_select_prio(scan->hook) && prio != VSPAN_TC_PRIO_TAG)
         return NL_OK;
     if (nlmsg_parse(hdr, sizeof(*tcm), tb, TCA_MAX, NULL) < 0 || !tb[TCA_KIND])
         return NL_OK;
@@ -879,21 +879,28 @@ vspan_tc_select_del(VspanNl *nl, int ifindex, const char *dev, const VspanTcAtta
     return TRUE;
 }
 
-/* ---- a sink's shaper (direct-action cls_bpf on its egress) -------------- */
+/* ---- vspan's direct-action filters (cls_bpf) ----------------------------- */
 
-/* The shaper filter in the egress dump, *foreign when something else sits
- * at its priority. */
+/*
+ * A sink's shaper, and the copy-tag/copy-untag pair of a tagged tap's hook:
+ * each one direct-action cls_bpf filter (handle 1) at its own priority,
+ * known by its TCA_BPF_NAME.  @name matches as a prefix when it ends in
+ * '-' (copy-tag's name carries its VLAN).  *foreign when something else
+ * sits at the priority.
+ */
 static VspanTcFilter *
-vspan_tc_find_shape(GPtrArray *filters, gboolean *foreign)
+vspan_tc_find_da(GPtrArray *filters, guint32 prio, const char *name, gboolean *foreign)
 {
+    gboolean prefix = g_str_has_suffix(name, "-");
     VspanTcFilter *found = NULL;
 
     *foreign = FALSE;
     for (guint i = 0; i < filters->len; i++) {
         VspanTcFilter *f = filters->pdata[i];
-        if (f->prio != VSPAN_TC_PRIO_SHAPE)
+        if (f->prio != prio)
             continue;
-        if (g_str_equal(f->kind, "bpf") && g_str_equal(f->name, VSPAN_TC_SHAPE_NAME))
+        if (g_str_equal(f->kind, "bpf") &&
+            (prefix ? g_str_has_prefix(f->name, name) : g_str_equal(f->name, name)))
             found = f;
         else
             *foreign = TRUE;
@@ -901,54 +908,58 @@ vspan_tc_find_shape(GPtrArray *filters, gboolean *foreign)
     return found;
 }
 
-guint32
-vspan_tc_shape_id(VspanNl *nl, int ifindex, const VspanTcAttach *at)
+static GPtrArray *
+vspan_tc_dump_da(VspanNl *nl, int ifindex, const VspanTcAttach *at, const VspanTcDa *da, GError **error)
 {
-    g_autoptr(GPtrArray) filters = at->parent[VSPAN_HOOK_EGRESS]
-        ? vspan_tc_dump_hook(nl, ifindex, at->parent[VSPAN_HOOK_EGRESS], VSPAN_HOOK_EGRESS, FALSE, NULL) : NULL;
+    return vspan_tc_dump_hook(nl, ifindex, at->parent[da->hook], da->hook, FALSE, error);
+}
+
+guint32
+vspan_tc_da_id(VspanNl *nl, int ifindex, const VspanTcAttach *at, const VspanTcDa *da)
+{
+    g_autoptr(GPtrArray) filters = at->parent[da->hook] ? vspan_tc_dump_da(nl, ifindex, at, da, NULL) : NULL;
     gboolean foreign;
-    VspanTcFilter *f = filters ? vspan_tc_find_shape(filters, &foreign) : NULL;
+    VspanTcFilter *f = filters ? vspan_tc_find_da(filters, da->prio, da->name, &foreign) : NULL;
 
     return f ? f->prog_id : 0;
 }
 
 gboolean
-vspan_tc_shape_set(VspanNl *nl, int ifindex, const char *dev, const VspanTcAttach *at,
-                   int prog_fd, guint32 prog_id, GError **error)
+vspan_tc_da_set(VspanNl *nl, int ifindex, const VspanTcAttach *at, const VspanTcDa *da,
+                const char *name, int prog_fd, guint32 prog_id, GError **error)
 {
     g_autoptr(GPtrArray) filters = NULL;
     g_autoptr(VspanNlMsg) msg = NULL;
-    g_autofree char *what = g_strdup_printf("RTM_NEWTFILTER dev %s egress prio %u bpf da %s (id %u)", dev,
-                                            VSPAN_TC_PRIO_SHAPE, VSPAN_TC_SHAPE_NAME, prog_id);
+    g_autofree char *what = g_strdup_printf("RTM_NEWTFILTER dev %s %s prio %u bpf da %s (id %u)", da->dev,
+                                            vspan_hook_to_string(da->hook), da->prio, name, prog_id);
     struct nlattr *opts;
     VspanTcFilter *have;
     gboolean foreign;
     int r;
 
-    if (!at->parent[VSPAN_HOOK_EGRESS]) {
+    if (!at->parent[da->hook]) {
         g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_KERNEL,
-                    "Cannot shape the copies of sink '%s': its egress takes no filter (an ingress qdisc without a classful root); remove that qdisc",
-                    dev);
+                    "Cannot %s: its %s takes no filter (an ingress qdisc without a classful root); remove that qdisc",
+                    da->what, vspan_hook_to_string(da->hook));
         return FALSE;
     }
-    filters = vspan_tc_dump_hook(nl, ifindex, at->parent[VSPAN_HOOK_EGRESS], VSPAN_HOOK_EGRESS, FALSE, error);
+    filters = vspan_tc_dump_da(nl, ifindex, at, da, error);
     if (!filters)
         return FALSE;
-    have = vspan_tc_find_shape(filters, &foreign);
+    have = vspan_tc_find_da(filters, da->prio, da->name, &foreign);
     if (foreign) {
         g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_KERNEL,
-                    "Cannot shape the copies of sink '%s': a filter vspan did not create uses its reserved egress priority %u; move that filter to another priority",
-                    dev, VSPAN_TC_PRIO_SHAPE);
+                    "Cannot %s: a filter vspan did not create uses its reserved %s priority %u; move that filter to another priority",
+                    da->what, vspan_hook_to_string(da->hook), da->prio);
         return FALSE;
     }
-    if (have && have->prog_id == prog_id)
+    if (have && have->prog_id == prog_id && g_str_equal(have->name, name))
         return TRUE;
-    msg = vspan_tc_filter_msg(RTM_NEWTFILTER, NLM_F_CREATE, ifindex, at->parent[VSPAN_HOOK_EGRESS],
-                              VSPAN_TC_PRIO_SHAPE, 1);
+    msg = vspan_tc_filter_msg(RTM_NEWTFILTER, NLM_F_CREATE, ifindex, at->parent[da->hook], da->prio, 1);
     if (!msg || nla_put_string(msg, TCA_KIND, "bpf") < 0 ||
         !(opts = nla_nest_start(msg, TCA_OPTIONS)) ||
         nla_put_u32(msg, TCA_BPF_FD, prog_fd) < 0 ||
-        nla_put_string(msg, TCA_BPF_NAME, VSPAN_TC_SHAPE_NAME) < 0 ||
+        nla_put_string(msg, TCA_BPF_NAME, name) < 0 ||
         nla_put_u32(msg, TCA_BPF_FLAGS, TCA_BPF_FLAG_ACT_DIRECT) < 0)
         r = -ENOMEM;
     else {
@@ -956,28 +967,48 @@ vspan_tc_shape_set(VspanNl *nl, int ifindex, const char *dev, const VspanTcAttac
         r = vspan_nl_request(nl, msg, what);
     }
     if (r < 0) {
-        vspan_nl_set_error(nl, error, r, "Cannot shape the copies of sink '%s' (cls_bpf)", dev);
+        vspan_nl_set_error(nl, error, r, "Cannot %s (cls_bpf)", da->what);
         return FALSE;
     }
-    if (vspan_tc_shape_id(nl, ifindex, at) != prog_id) {
+    if (vspan_tc_da_id(nl, ifindex, at, da) != prog_id) {
         g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_VERIFY,
-                    "The shaper of sink '%s' reads back with another program than was set", dev);
+                    "Cannot %s: the filter reads back with another program than was set", da->what);
         return FALSE;
     }
     return TRUE;
 }
 
 gboolean
-vspan_tc_shape_del(VspanNl *nl, int ifindex, const char *dev, const VspanTcAttach *at, GError **error)
+vspan_tc_da_del(VspanNl *nl, int ifindex, const VspanTcAttach *at, const VspanTcDa *da, GError **error)
 {
     int r;
 
-    if (!vspan_tc_shape_id(nl, ifindex, at))
+    if (!vspan_tc_da_id(nl, ifindex, at, da))
         return TRUE;
-    r = vspan_tc_delete(nl, ifindex, at->parent[VSPAN_HOOK_EGRESS], VSPAN_TC_PRIO_SHAPE, 1, "bpf", dev);
+    r = vspan_tc_delete(nl, ifindex, at->parent[da->hook], da->prio, 1, "bpf", da->dev);
     if (r < 0 && r != -ENOENT) {
-        vspan_nl_set_error(nl, error, r, "Cannot remove the shaper of sink '%s'", dev);
+        vspan_nl_set_error(nl, error, r, "Cannot remove the filter that would %s", da->what);
         return FALSE;
     }
     return TRUE;
+}
+
+/* The bridge tag copy-tag gives the copies of @hook, from a dump of
+ * @filters, 0 when it has none. */
+guint
+vspan_tc_tag_of(GPtrArray *filters, VspanHook hook)
+{
+    g_autoptr(GPtrArray) mine = g_ptr_array_new();
+    gboolean foreign;
+    VspanTcFilter *f;
+    guint64 vlan = 0;
+
+    for (guint i = 0; i < filters->len; i++)
+        if (((VspanTcFilter *)filters->pdata[i])->hook == hook)
+            g_ptr_array_add(mine, filters->pdata[i]);
+    f = vspan_tc_find_da(mine, VSPAN_TC_PRIO_TAG, VSPAN_TC_TAG_NAME, &foreign);
+
+    if (!f || !g_ascii_string_to_unsigned(f->name + strlen(VSPAN_TC_TAG_NAME), 10, 1, 4094, &vlan, NULL))
+        return 0;
+    return (guint)vlan;
 }

@@ -56,7 +56,8 @@ gboolean vspan_tc_attach(VspanNl *nl, int ifindex, const char *dev, VspanTcAttac
 /* Remove clsact when vspan created it and no filter is left on it. */
 gboolean vspan_tc_detach(VspanNl *nl, int ifindex, const char *dev, GError **error);
 
-/* Every filter at vspan's priorities on both hooks (ours or not). */
+/* Every filter at vspan's mirror, select and tag priorities on both hooks
+ * (ours or not). */
 GPtrArray *vspan_tc_dump(VspanNl *nl, int ifindex, const VspanTcAttach *at, GError **error);
 /* All filters of one hook, any priority (for tests and doctor). */
 GPtrArray *vspan_tc_dump_hook(VspanNl *nl, int ifindex, guint32 parent, VspanHook hook,
@@ -96,13 +97,26 @@ gboolean vspan_tc_select_set(VspanNl *nl, int ifindex, const char *dev, const Vs
 gboolean vspan_tc_select_del(VspanNl *nl, int ifindex, const char *dev, const VspanTcAttach *at,
                              VspanHook hook, guint32 handle, GError **error);
 
-/* A sink's shaper: one direct-action cls_bpf filter named
- * VSPAN_TC_SHAPE_NAME at VSPAN_TC_PRIO_SHAPE on the sink's egress, running
- * the loaded program @prog_fd (id @prog_id); added or replaced in place,
+/* One of vspan's direct-action cls_bpf filters (handle 1): a sink's
+ * shaper (VSPAN_TC_SHAPE_NAME at VSPAN_TC_PRIO_SHAPE on its egress), a
+ * tagged hook's copy-tag (VSPAN_TC_TAG_NAME + VLAN at VSPAN_TC_PRIO_TAG)
+ * and copy-untag (VSPAN_TC_UNTAG_NAME at VSPAN_TC_PRIO_UNTAG). */
+typedef struct {
+    const char *dev;
+    VspanHook hook;
+    guint32 prio;
+    const char *name;           /* as found; a prefix when it ends in '-' */
+    const char *what;           /* for messages: "shape the copies of sink 'x'" */
+} VspanTcDa;
+
+/* Added as @name running @prog_fd (id @prog_id), or replaced in place,
  * then read back. */
-gboolean vspan_tc_shape_set(VspanNl *nl, int ifindex, const char *dev, const VspanTcAttach *at,
-                            int prog_fd, guint32 prog_id, GError **error);
-/* The id of the program the sink's shaper runs, 0 when it has none. */
-guint32 vspan_tc_shape_id(VspanNl *nl, int ifindex, const VspanTcAttach *at);
-gboolean vspan_tc_shape_del(VspanNl *nl, int ifindex, const char *dev, const VspanTcAttach *at,
-                            GError **error);
+gboolean vspan_tc_da_set(VspanNl *nl, int ifindex, const VspanTcAttach *at, const VspanTcDa *da,
+                         const char *name, int prog_fd, guint32 prog_id, GError **error);
+/* The id of the program it runs, 0 when there is none. */
+guint32 vspan_tc_da_id(VspanNl *nl, int ifindex, const VspanTcAttach *at, const VspanTcDa *da);
+gboolean vspan_tc_da_del(VspanNl *nl, int ifindex, const VspanTcAttach *at, const VspanTcDa *da,
+                         GError **error);
+/* The bridge tag the copy-tag filter in @filters (a dump) gives the
+ * copies of @hook, 0: none. */
+guint vspan_tc_tag_of(GPtrArray *filters, VspanHook hook);

@@ -19,7 +19,7 @@
 
 VSPAN_ENUM_IMPL(VspanOpType, op_type, VSPAN_OP_LAST,
                 "sink-ensure", "qdisc-ensure", "mirror-set", "mirror-del",
-                "select-set", "select-del", "vf-set", "vf-reset")
+                "select-set", "select-del", "tag-set", "tag-del", "vf-set", "vf-reset")
 
 static void
 vspan_op_free(VspanOp *op)
@@ -436,10 +436,23 @@ vspan_planner_hook_ops(VspanPlanner *p, VspanIface *iface, VspanHook hook, GPtrA
     g_autoptr(GPtrArray) want = g_ptr_array_new();
     g_autoptr(GHashTable) handles = g_hash_table_new(g_direct_hash, g_direct_equal);
     gboolean hook_has = have != NULL;
+    guint tag_have = vspan_observed_get_tag(p->obs, iface->target, hook);
+    guint tag_want = 0;
     VspanOp *op;
 
     for (guint k = 0; k < selects->len && !hook_has; k++)
         hook_has = ((const VspanObservedSelect *)selects->pdata[k])->hook == hook;
+    /* the bridge's tag goes on before the first copy is taken */
+    for (guint j = 0; j < p->targets->len && !tag_want; j++)
+        if (vspan_planner_rule_sink(p, p->targets->pdata[j], iface, hook, p->pending))
+            tag_want = vspan_config_bridge_tag(p->config, iface->bridge);
+    if (tag_want && tag_want != tag_have) {
+        if (!hook_has)
+            vspan_planner_ensure_qdisc(p, iface, ensured);
+        op = vspan_plan_add_op(plan, VSPAN_OP_TAG_SET, iface->target);
+        op->hook = hook;
+        op->vlan = tag_want;
+    }
     for (guint j = 0; j < p->targets->len; j++) {
         const VspanMirrorTarget *t = p->targets->pdata[j];
         const char *dev = vspan_planner_rule_sink(p, t, iface, hook, p->pending);
@@ -485,6 +498,9 @@ vspan_planner_hook_ops(VspanPlanner *p, VspanIface *iface, VspanHook hook, GPtrA
         op->prio = hook == VSPAN_HOOK_INGRESS ? VSPAN_TC_PRIO_SELECT_INGRESS : VSPAN_TC_PRIO_SELECT_EGRESS;
         op->handle = o->handle;
     }
+
+    if (tag_have && !tag_want)
+        vspan_plan_add_op(plan, VSPAN_OP_TAG_DEL, iface->target)->hook = hook;
 
     g_ptr_array_add(want, NULL);
     if (want->len == 1) {
@@ -948,6 +964,12 @@ vspan_op_format(const VspanOp *op)
     case VSPAN_OP_SELECT_DEL:
         g_string_append_printf(s, " dev=%s hook=%s prio=%u handle=%u", op->dev,
                                vspan_hook_to_string(op->hook), op->prio, op->handle);
+        break;
+    case VSPAN_OP_TAG_SET:
+        g_string_append_printf(s, " dev=%s hook=%s vlan=%u", op->dev, vspan_hook_to_string(op->hook), op->vlan);
+        break;
+    case VSPAN_OP_TAG_DEL:
+        g_string_append_printf(s, " dev=%s hook=%s", op->dev, vspan_hook_to_string(op->hook));
         break;
     case VSPAN_OP_VF_SET:
     case VSPAN_OP_VF_RESET:

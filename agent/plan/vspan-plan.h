@@ -26,6 +26,13 @@
 /* A sink's shaper (snaplen=, max-rate=): on the sink's egress. */
 #define VSPAN_TC_PRIO_SHAPE 0xbf04u
 #define VSPAN_TC_SHAPE_NAME "vspan-shape"
+/* <bridge-tag>: around vspan's filters of a hook, a direct-action cls_bpf
+ * filter marks the frame before them (its copies carry the mark to the
+ * sink, where the tag goes on) and one clears the mark after them. */
+#define VSPAN_TC_PRIO_TAG 0xbeffu
+#define VSPAN_TC_PRIO_UNTAG 0xbf05u
+#define VSPAN_TC_TAG_NAME "vspan-tag-"       /* + the VLAN ID */
+#define VSPAN_TC_UNTAG_NAME "vspan-untag"
 
 typedef enum {
     VSPAN_OP_SINK_ENSURE,       /* create/verify the appliance's sink device */
@@ -34,6 +41,8 @@ typedef enum {
     VSPAN_OP_MIRROR_DEL,        /* remove vspan's filter of one hook */
     VSPAN_OP_SELECT_SET,        /* add or replace one rule's cls_bpf filter */
     VSPAN_OP_SELECT_DEL,        /* remove one rule's cls_bpf filter */
+    VSPAN_OP_TAG_SET,           /* copies of one hook carry the bridge's tag */
+    VSPAN_OP_TAG_DEL,           /* they carry none */
     VSPAN_OP_VF_SET,            /* set every VF field, then read back */
     VSPAN_OP_VF_RESET,          /* safe defaults, if the lease is still the domain's */
     VSPAN_OP_LAST
@@ -51,6 +60,7 @@ typedef struct {
     guint handle;               /* SELECT_*: the rule's filter handle */
     GBytes *program;            /* SELECT_SET: classic BPF (struct sock_filter[]), or */
     char *ebpf;                 /* SELECT_SET: the <program> it runs */
+    guint vlan;                 /* TAG_SET: the <bridge-tag> VLAN */
     const VspanAppliance *appliance;    /* SINK_ENSURE; borrowed from the config */
     char *pci;                  /* VF ops */
     guint vf;
