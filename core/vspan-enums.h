@@ -94,6 +94,8 @@ typedef enum {
     VSPAN_SINK_INTERFACE,
     VSPAN_SINK_NETDEV,
     VSPAN_SINK_VXLAN,
+    VSPAN_SINK_GRETAP,
+    VSPAN_SINK_ERSPAN,
     VSPAN_SINK_LAST
 } VspanSinkType;
 VSPAN_ENUM_DECL(VspanSinkType, sink_type);

@@ -18,6 +18,11 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <sys/socket.h>
 
 #include "netns-util.h"
 #include "vspan-exec.h"
@@ -1078,6 +1083,160 @@ test_max_rate(Fx *fx, gconstpointer data)
     close(s);
 }
 
+/* ---- gretap and erspan sinks ------------------------------------------------ */
+
+#define TUNNEL_CONFIG \
+    "<vspan>" \
+    "  <appliance name='gre' domain='gre'>" \
+    "    <sink type='gretap' remote='192.0.2.2' local='192.0.2.1' key='42'/></appliance>" \
+    "  <appliance name='span1' domain='span1'>" \
+    "    <sink type='erspan' remote='192.0.2.2' local='192.0.2.1' session='7' version='1'/></appliance>" \
+    "  <appliance name='span2' domain='span2'>" \
+    "    <sink type='erspan' remote='192.0.2.2' local='192.0.2.1' session='1000' version='2'/></appliance>" \
+    "</vspan>"
+
+typedef struct {
+    guint16 proto;      /* GRE protocol: 0x6558 gretap, 0x88be ERSPAN II, 0x22eb ERSPAN III */
+    guint32 key;        /* gretap's key */
+    guint version, session;
+    GBytes *inner;
+    gboolean fragment;
+} Outer;
+
+/* An outer IPv4/GRE packet as it left the host's veth, decoded. */
+static gboolean
+outer_parse(GBytes *pkt, Outer *o)
+{
+    gsize n, off, ihl;
+    const guint8 *p = g_bytes_get_data(pkt, &n);
+    guint16 flags;
+
+    *o = (Outer){ 0 };
+    if (n < 14 + 20 + 4 || p[12] != 0x08 || p[13] != 0x00 || p[14 + 9] != 47)
+        return FALSE;
+    ihl = (p[14] & 0x0f) * 4;
+    o->fragment = (p[14 + 6] & 0x20) || ((p[14 + 6] & 0x1f) | p[14 + 7]);
+    off = 14 + ihl;
+    flags = p[off] << 8 | p[off + 1];
+    o->proto = p[off + 2] << 8 | p[off + 3];
+    off += 4;
+    if (flags & 0x2000) {       /* key */
+        o->key = (guint32)p[off] << 24 | p[off + 1] << 16 | p[off + 2] << 8 | p[off + 3];
+        off += 4;
+    }
+    if (flags & 0x1000)         /* sequence number */
+        off += 4;
+    if (o->proto == 0x88be || o->proto == 0x22eb) {
+        o->version = p[off] >> 4;
+        o->session = (p[off + 2] & 0x03) << 8 | p[off + 3];
+        off += o->proto == 0x88be ? 8 : 12;
+    }
+    if (off > n)
+        return FALSE;
+    o->inner = g_bytes_new(p + off, n - off);
+    return TRUE;
+}
+
+/* gretap (key 42), ERSPAN type II (session 7) and type III (session 1000)
+ * sinks, created by vspan over netlink, toward a collector behind a
+ * 1500-byte veth: every copy leaves as one outer packet carrying the
+ * original frame and the session, an 8000-byte frame cut to fit (never an
+ * outer fragment).  A kernel without GRE (this project's dev host) gets one
+ * line instead, and nothing is created. */
+static void
+test_tunnel_sinks(Fx *fx, gconstpointer data)
+{
+    static const struct { const char *appliance, *dev; guint16 proto; guint version, session, fit; } sinks[] = {
+        { "gre", "vspangt42", 0x6558, 0, 0, 1500 - 20 - 8 },
+        { "span1", "vspaner7", 0x88be, 1, 7, 1500 - 20 - 8 - 8 },
+        { "span2", "vspaner1000", 0x22eb, 2, 1000, 1500 - 20 - 8 - 12 },
+    };
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GBytes) f1 = ip_frame(TRUE, NULL, 17, 5000, 53, "tunnel-one");
+    g_autoptr(GBytes) big = nt_frame(MAC_B, MAC_A, 0x0800, 0, "tunnel-jumbo", 8000);
+    struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL) };
+    g_autofree char *xml = g_strdup(TUNNEL_CONFIG);
+    gboolean has_gre = nt_sh(NULL, "ip link add gtprobe type gretap remote 192.0.2.9 2>/dev/null") == 0;
+    int ps;
+
+    vspan_config_free(fx->config);
+    fx->config = vspan_config_parse(xml, strlen(xml), "vspan.xml", &error);
+    g_assert_no_error(error);
+    if (!has_gre) {
+        static const char *const want[] = {
+            "Cannot create the gretap sink 'vspangt42': this kernel has no gretap devices; load the ip_gre module, or use a vxlan sink",
+            "Cannot create the erspan sink 'vspaner7': this kernel has no erspan devices; load the ip_gre module, or use a vxlan sink",
+        };
+        for (guint i = 0; i < G_N_ELEMENTS(want); i++) {
+            g_autoptr(GError) e = NULL;
+            const VspanAppliance *a = fx->config->appliances->pdata[i];
+
+            g_assert_false(fx->be->klass->sink_ensure(fx->be, a, a->sink.dev, &e));
+            g_assert_cmpstr(e->message, ==, want[i]);
+            g_assert_cmpint(fx->be->klass->ifindex(fx->be, a->sink.dev), ==, 0);
+        }
+        g_test_message("this kernel has no GRE: each gretap/erspan sink is refused in one line, nothing created "
+                       "(the nested tier's Debian kernel runs the data path)");
+        return;
+    }
+    nt_run("ip link del gtprobe");
+    nt_run("ip link add vcol0 type veth peer name vcol1 && ip addr add 192.0.2.1/24 dev vcol0 && "
+           "ip link set vcol0 up && ip link set vcol1 up && "
+           "ip neigh replace 192.0.2.2 lladdr 02:00:00:00:00:02 dev vcol0 nud permanent");
+    ps = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, htons(ETH_P_ALL));
+    sll.sll_ifindex = if_nametoindex("vcol0");
+    g_assert_cmpint(ps, >=, 0);
+    g_assert_cmpint(bind(ps, (struct sockaddr *)&sll, sizeof(sll)), ==, 0);
+
+    for (guint k = 0; k < G_N_ELEMENTS(sinks); k++) {
+        g_autofree char *rule = g_strdup_printf("<vspan:mirror appliance='%s' direction='from-vm'/>",
+                                                sinks[k].appliance);
+        g_autoptr(GPtrArray) got = NULL;
+        g_autofree char *link = NULL;
+        guint whole = 0, cut = 0, outer = 0, frags = 0;
+        VspanSinkStats st;
+
+        g_assert_null(fx_apply(fx, rule));
+        g_assert_cmpint(nt_sh(&link, "ip -d link show %s", sinks[k].dev), ==, 0);
+        g_test_message("%s", link);
+        nt_drain(ps);
+        nt_send(fx->a, f1);
+        nt_send(fx->a, big);
+        got = nt_collect(ps, 300);
+        for (guint i = 0; i < got->len; i++) {
+            Outer o;
+
+            if (!outer_parse(got->pdata[i], &o))
+                continue;
+            outer++;
+            frags += o.fragment;
+            g_assert_cmphex(o.proto, ==, sinks[k].proto);
+            if (sinks[k].version) {
+                g_assert_cmpuint(o.version, ==, sinks[k].version);
+                g_assert_cmpuint(o.session, ==, sinks[k].session);
+            } else {
+                g_assert_cmpuint(o.key, ==, 42);
+            }
+            if (g_bytes_equal(o.inner, f1))
+                whole++;
+            else if (g_bytes_get_size(o.inner) == sinks[k].fit &&
+                     memcmp(g_bytes_get_data(o.inner, NULL), g_bytes_get_data(big, NULL), sinks[k].fit) == 0)
+                cut++;
+            g_bytes_unref(o.inner);
+        }
+        g_assert_true(fx->be->klass->sink_stats(fx->be, sinks[k].dev, &st));
+        g_test_message("%s: %u outer packets, %u whole, %u cut to %u, %u fragments, %" G_GUINT64_FORMAT " truncated",
+                       sinks[k].dev, outer, whole, cut, sinks[k].fit, frags, st.truncated);
+        g_assert_cmpuint(outer, ==, 2);
+        g_assert_cmpuint(whole, ==, 1);
+        g_assert_cmpuint(cut, ==, 1);
+        g_assert_cmpuint(frags, ==, 0);
+        g_assert_cmpuint(st.truncated, ==, 1);
+        g_assert_null(fx_apply(fx, ""));
+    }
+    close(ps);
+}
+
 /* ---- <bridge-tag> ----------------------------------------------------------- */
 
 #define TAG_CONFIG \
@@ -1160,30 +1319,45 @@ test_bridge_tag(Fx *fx, gconstpointer data)
     at_d = nt_collect(d, 50);
     snap = nt_collect(s64, 50);
     g_test_message("ids got %u copies, snap64 %u", got->len, snap->len);
-    g_assert_cmpuint(got->len, ==, 4);
+    /* every copy carries its bridge's tag: the test's frames, and whatever
+     * the kernel itself sent the guests meanwhile (IPv6 DAD, router
+     * solicitations on a slow machine) */
+    for (guint i = 0; i < got->len; i++) {
+        gsize n;
+        const guint8 *p = g_bytes_get_data(got->pdata[i], &n);
+        guint vid = n >= 16 ? ((p[14] << 8) | p[15]) & 0xfff : 0;
+
+        g_test_message("copy %u: %zu bytes, type %02x%02x vlan %u", i, n, p[12], p[13], vid);
+        g_assert_true(n >= 16 && p[12] == 0x81 && p[13] == 0x00);
+        g_assert_true(vid == 101 || vid == 102);
+    }
     g_assert_cmpuint(nt_count(got, f101), ==, 1);       /* br0's copy */
     g_assert_cmpuint(nt_count(got, f102), ==, 1);       /* br1's, the same frame */
     g_assert_cmpuint(nt_count(got, own101), ==, 1);     /* 802.1Q in 802.1Q */
     g_assert_cmpuint(nt_count(got, back101), ==, 1);    /* to the VM */
     /* the originals, untouched */
-    g_assert_cmpuint(at_b->len, ==, 2);
     g_assert_cmpuint(nt_count(at_b, f), ==, 1);
     g_assert_cmpuint(nt_count(at_b, own), ==, 1);
-    g_assert_cmpuint(at_d->len, ==, 1);
     g_assert_cmpuint(nt_count(at_d, f), ==, 1);
     /* the rule's filter saw the frames as they are, without the bridge's
      * tag ("not vlan 101" held for all three; the kernel shows a frame's
      * own tag as metadata, so "udp port 53" matches it too); snaplen 64
      * holds with the bridge's tag in it */
-    g_assert_cmpuint(snap->len, ==, 3);
-    for (guint i = 0; i < snap->len; i++) {
+    {
         GBytes *want[] = { f101, own101, back101 };
-        gsize n, on;
-        const guint8 *p = g_bytes_get_data(snap->pdata[i], &n);
-        const guint8 *o = g_bytes_get_data(want[i], &on);
 
-        g_assert_cmpuint(n, ==, 64);
-        g_assert_cmpmem(p, n, o, 64);
+        for (guint k = 0; k < G_N_ELEMENTS(want); k++) {
+            const guint8 *o = g_bytes_get_data(want[k], NULL);
+            guint found = 0;
+
+            for (guint i = 0; i < snap->len; i++) {
+                gsize n;
+                const guint8 *p = g_bytes_get_data(snap->pdata[i], &n);
+                g_assert_cmpuint(n, <=, 64);
+                found += n == 64 && memcmp(p, o, 64) == 0;
+            }
+            g_assert_cmpuint(found, ==, 1);
+        }
     }
 
     /* the tag goes: the copies are plain again, nothing of it is left */
@@ -1205,8 +1379,8 @@ test_bridge_tag(Fx *fx, gconstpointer data)
     g_clear_pointer(&got, g_ptr_array_unref);
     nt_send(fx->a, f);
     got = nt_collect(s, 150);
-    g_assert_cmpuint(got->len, ==, 1);
     g_assert_cmpuint(nt_count(got, f), ==, 1);
+    g_assert_cmpuint(nt_count(got, f101), ==, 0);
     close(c);
     close(d);
     close(s);
@@ -1234,5 +1408,6 @@ main(int argc, char **argv)
     ADD("program-source-rate", test_source_rate);
     ADD("program-errors", test_program_errors);
     ADD("bridge-tag", test_bridge_tag);
+    ADD("tunnel-sinks", test_tunnel_sinks);
     return g_test_run();
 }

@@ -101,7 +101,7 @@ vspan_config_free(VspanConfig *config)
     g_free(config);
 }
 
-static const char *const sink_type_values[] = { "tap", "interface", "netdev", "vxlan", NULL };
+static const char *const sink_type_values[] = { "tap", "interface", "netdev", "vxlan", "gretap", "erspan", NULL };
 static const char *const direction_values[] = { "both", "from-vm", "to-vm", NULL };
 static const char *const trust_values[] = { "never", "appliances", "any", NULL };
 static const char *const unavailable_values[] = { "refuse", "allow", NULL };
@@ -205,6 +205,10 @@ vspan_config_parse_sink(const xmlNode *node, VspanSink *sink, const char *applia
     static const char *const iface_attrs[] = { "type", "mac", NULL };
     static const char *const vxlan_attrs[] = { "type", "remote", "vni", "dstport", "local", "dev",
                                                "snaplen", "max-rate", NULL };
+    static const char *const gretap_attrs[] = { "type", "remote", "local", "key", "dev", "snaplen", "max-rate",
+                                                NULL };
+    static const char *const erspan_attrs[] = { "type", "remote", "local", "session", "version", "dev",
+                                                "snaplen", "max-rate", NULL };
     g_autofree char *mac = NULL;
     int type = -1;
     gboolean present;
@@ -214,7 +218,7 @@ vspan_config_parse_sink(const xmlNode *node, VspanSink *sink, const char *applia
         return FALSE;
     if (!present) {
         g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
-                    "%s: missing required attribute 'type'; use one of: tap, interface, netdev, vxlan",
+                    "%s: missing required attribute 'type'; use one of: tap, interface, netdev, vxlan, gretap, erspan",
                     where);
         return FALSE;
     }
@@ -250,21 +254,44 @@ vspan_config_parse_sink(const xmlNode *node, VspanSink *sink, const char *applia
         }
         return TRUE;
     case VSPAN_SINK_VXLAN:
-        if (!vspan_xml_check_attrs(node, vxlan_attrs, where, error) ||
+    case VSPAN_SINK_GRETAP:
+    case VSPAN_SINK_ERSPAN:
+        if (!vspan_xml_check_attrs(node, sink->type == VSPAN_SINK_VXLAN    ? vxlan_attrs
+                                         : sink->type == VSPAN_SINK_GRETAP ? gretap_attrs
+                                                                           : erspan_attrs,
+                                   where, error) ||
             !vspan_config_parse_shape(node, sink, where, error) ||
             !vspan_xml_prop_required(node, "remote", &sink->remote, where, error) ||
             !vspan_config_check_ip(sink->remote, "remote", where, error))
             return FALSE;
-        if (!vspan_xml_prop_uint(node, "vni", 0, 16777215, &sink->vni, &present, where, error))
-            return FALSE;
-        if (!present) {
-            g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
-                        "%s: missing required attribute 'vni'; add vni=\"0-16777215\"", where);
-            return FALSE;
+        if (sink->type == VSPAN_SINK_VXLAN) {
+            if (!vspan_xml_prop_uint(node, "vni", 0, 16777215, &sink->vni, &present, where, error))
+                return FALSE;
+            if (!present) {
+                g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                            "%s: missing required attribute 'vni'; add vni=\"0-16777215\"", where);
+                return FALSE;
+            }
+            sink->dstport = VSPAN_VXLAN_DEFAULT_PORT;
+            if (!vspan_xml_prop_uint(node, "dstport", 1, 65535, &sink->dstport, NULL, where, error))
+                return FALSE;
+        } else if (sink->type == VSPAN_SINK_GRETAP) {
+            if (!vspan_xml_prop_uint(node, "key", 0, G_MAXUINT32, &sink->key, &sink->has_key, where, error))
+                return FALSE;
+        } else {
+            /* the session ID is ERSPAN's 10-bit field */
+            if (!vspan_xml_prop_uint(node, "session", 0, 1023, &sink->key, &present, where, error))
+                return FALSE;
+            if (!present) {
+                g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                            "%s: missing required attribute 'session'; add session=\"0-1023\" (the collector filters on it)",
+                            where);
+                return FALSE;
+            }
+            sink->version = 2;
+            if (!vspan_xml_prop_uint(node, "version", 1, 2, &sink->version, NULL, where, error))
+                return FALSE;
         }
-        sink->dstport = VSPAN_VXLAN_DEFAULT_PORT;
-        if (!vspan_xml_prop_uint(node, "dstport", 1, 65535, &sink->dstport, NULL, where, error))
-            return FALSE;
         sink->local = vspan_xml_prop(node, "local");
         if (sink->local) {
             g_autoptr(GInetAddress) r = g_inet_address_new_from_string(sink->remote);
@@ -281,8 +308,10 @@ vspan_config_parse_sink(const xmlNode *node, VspanSink *sink, const char *applia
             }
         }
         sink->dev = vspan_xml_prop(node, "dev");
-        if (!sink->dev)
+        if (!sink->dev && sink->type == VSPAN_SINK_VXLAN)
             sink->dev = g_strdup_printf("vspanvx%u", sink->vni);
+        else if (!sink->dev)
+            sink->dev = g_strdup_printf("%s%u", sink->type == VSPAN_SINK_GRETAP ? "vspangt" : "vspaner", sink->key);
         return vspan_config_check_ifname(sink->dev, "sink dev", FALSE, where, error);
     case VSPAN_SINK_LAST:
         break;

@@ -11,16 +11,24 @@ typedef struct {
     VspanSinkType type;
     char *dev;          /* tap, netdev, vxlan: the device mirrors point at */
     char mac[18];       /* interface: MAC of the appliance domain's interface */
-    char *remote;       /* vxlan */
-    char *local;        /* vxlan, optional */
+    char *remote;       /* vxlan, gretap, erspan */
+    char *local;        /* vxlan, gretap, erspan; optional */
     guint vni;          /* vxlan */
     guint dstport;      /* vxlan, default 4789 */
+    guint key;          /* gretap: the GRE key (0: none); erspan: the session ID */
+    gboolean has_key;   /* gretap: key= given */
+    guint version;      /* erspan: 1 (type II) or 2 (type III) */
     guint snaplen;      /* copies cut to this many bytes; 0: whole */
     guint64 max_rate;   /* copies above it dropped at the sink; 0: no cap */
     gboolean max_rate_pps;      /* max_rate is packets a second, else bit/s */
     gboolean tagged;    /* the config has a <bridge-tag>: copies may carry a
                          * marker asking for one (set for every appliance) */
 } VspanSink;
+
+/* a tunnel sink: vxlan, gretap, erspan */
+#define VSPAN_SINK_IS_TUNNEL(t) ((t) == VSPAN_SINK_VXLAN || (t) == VSPAN_SINK_GRETAP || (t) == VSPAN_SINK_ERSPAN)
+/* a sink vspand creates and owns */
+#define VSPAN_SINK_IS_OWNED(t) ((t) == VSPAN_SINK_TAP || VSPAN_SINK_IS_TUNNEL(t))
 
 #define VSPAN_SNAPLEN_MIN 64
 #define VSPAN_SNAPLEN_MAX 65535

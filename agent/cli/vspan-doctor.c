@@ -64,7 +64,7 @@ add(GPtrArray *items, VspanDoctorLevel level, const char *check, const char *fmt
 /* ---- kernel features, probed in a throwaway network namespace ----------- */
 
 enum {
-    PROBE_TUN, PROBE_CLSACT, PROBE_MATCHALL, PROBE_U32, PROBE_MIRRED, PROBE_VXLAN,
+    PROBE_TUN, PROBE_CLSACT, PROBE_MATCHALL, PROBE_U32, PROBE_MIRRED, PROBE_VXLAN, PROBE_GRE,
     PROBE_CLS_BPF, PROBE_FLOW_HEAD, PROBE_SOURCE_RATE, PROBE_LAST
 };
 
@@ -133,6 +133,9 @@ vspan_doctor_probe_child(int fd)
         a.sink.vni = 1;
         a.sink.dstport = 4789;
         result[PROBE_VXLAN] = vspan_sink_ensure(nl, &a, "probevx0", &vx, NULL);
+        a.sink.type = VSPAN_SINK_ERSPAN;
+        a.sink.version = 2;
+        result[PROBE_GRE] = vspan_sink_ensure(nl, &a, "probeer0", &vx, NULL);
     }
     if (result[PROBE_CLSACT]) {
         /* a rule that selects: classic BPF in cls_bpf, then the builtins */
@@ -206,6 +209,10 @@ vspan_doctor_kernel(GPtrArray *items)
         add(items, VSPAN_DOCTOR_FAIL, "kernel classifier", "neither matchall nor u32: load cls_matchall or cls_u32");
     add(items, r[PROBE_VXLAN] ? VSPAN_DOCTOR_OK : VSPAN_DOCTOR_WARN, "kernel vxlan",
         r[PROBE_VXLAN] ? "vxlan devices available (remote sinks)" : "no vxlan: vxlan sinks will not work");
+    if (r[PROBE_GRE])
+        add(items, VSPAN_DOCTOR_OK, "kernel gre", "gretap and erspan devices available (remote sinks)");
+    else
+        add(items, VSPAN_DOCTOR_WARN, "kernel gre", "no GRE: gretap and erspan sinks will not work; load ip_gre (ip6_gre for IPv6)");
     if (r[PROBE_CLS_BPF])
         add(items, VSPAN_DOCTOR_OK, "kernel cls_bpf", "cls_bpf available (rules with filter=, sample= and program=)");
     else

@@ -114,7 +114,7 @@ vspan_agent_ensure_sinks(VspanAgent *agent)
         const VspanAppliance *a = agent->config->appliances->pdata[i];
         g_autoptr(GError) error = NULL;
 
-        if (a->sink.type != VSPAN_SINK_TAP && a->sink.type != VSPAN_SINK_VXLAN)
+        if (!VSPAN_SINK_IS_OWNED(a->sink.type))
             continue;
         if (!agent->host->klass->sink_ensure(agent->host, a, a->sink.dev, &error))
             g_warning("appliance '%s': %s", a->name, error->message);

@@ -64,21 +64,32 @@ vspan_linux_resolve(const char *dev, const char *role, GError **error)
 
 /* A tunnel sink carries a copy whole when the outer packet fits the path
  * to the collector: the MTU of the route to `remote` (its MTU metric, else
- * its device's), less the outer IP header (20, or 40 over IPv6), UDP (8)
- * and VXLAN (8) -- what remains is the whole inner frame, Ethernet header
- * included.  Larger copies would leave as outer IP fragments (measured:
+ * its device's), less the outer IP header (20, or 40 over IPv6) and the
+ * tunnel's (VXLAN: UDP 8 + 8; GRE: 4, + 4 with a key; ERSPAN: GRE 8 + 8 or
+ * 12) -- what remains is the whole inner frame, Ethernet header included.  Larger copies would leave as outer IP fragments (measured:
  * the kernel fragments them, DF being clear), which collectors and
  * middleboxes often drop.  0 for sinks that are not tunnels, or when no
  * route is known (nothing is cut then). */
 static guint
 vspan_linux_sink_fit(VspanLinuxHost *self, const VspanAppliance *a)
 {
-    guint mtu, outer;
+    guint mtu, outer = strchr(a->sink.remote ? a->sink.remote : "", ':') ? 40 : 20;
 
-    if (a->sink.type != VSPAN_SINK_VXLAN)
+    switch (a->sink.type) {
+    case VSPAN_SINK_VXLAN:
+        outer += 8 + 8;                         /* UDP, VXLAN */
+        break;
+    case VSPAN_SINK_GRETAP:
+        outer += 4 + (a->sink.has_key ? 4 : 0); /* GRE, its key */
+        break;
+    case VSPAN_SINK_ERSPAN:
+        /* GRE with a sequence number, then ERSPAN type II (8) or III (12) */
+        outer += 8 + (a->sink.version == 1 ? 8 : 12);
+        break;
+    default:
         return 0;
+    }
     mtu = vspan_link_path_mtu(self->nl, a->sink.remote);
-    outer = (strchr(a->sink.remote, ':') ? 40 : 20) + 8 + 8;
     return mtu > outer + 64 ? mtu - outer : 0;
 }
 

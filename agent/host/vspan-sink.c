@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #define G_LOG_DOMAIN "vspan-sink"
 
-/* The devices copies go to: persistent taps and vxlan devices vspan
- * creates and owns, or existing netdevs. */
+/* The devices copies go to: persistent taps and tunnel devices (vxlan,
+ * gretap, erspan) vspan creates and owns, or existing netdevs. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,8 +10,12 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 #include <linux/if_tun.h>
+#include <linux/if_tunnel.h>
 #include <linux/rtnetlink.h>
+
+#include <gio/gio.h>
 
 #include <netlink/addr.h>
 #include <netlink/route/link.h>
@@ -90,6 +94,88 @@ vspan_vxlan_create(VspanNl *nl, const VspanSink *sink, const char *dev, GError *
     return TRUE;
 }
 
+/* gretap, erspan (and their IPv6 kinds) over raw RTM_NEWLINK: libnl 3.7
+ * knows no erspan.  ERSPAN carries its session ID in the GRE key and
+ * needs sequence numbers (the kernel refuses it otherwise); version 2 (type
+ * III) adds the direction bit and hardware ID, version 1 (type II) an
+ * index, all left 0.  A copy's direction is the hook it was taken on. */
+static gboolean
+vspan_gre_create(VspanNl *nl, const VspanSink *sink, const char *dev, GError **error)
+{
+    g_autoptr(GInetAddress) remote = g_inet_address_new_from_string(sink->remote);
+    g_autoptr(GInetAddress) local = sink->local ? g_inet_address_new_from_string(sink->local) : NULL;
+    gboolean v6 = g_inet_address_get_family(remote) == G_SOCKET_FAMILY_IPV6;
+    gboolean erspan = sink->type == VSPAN_SINK_ERSPAN;
+    const char *kind = erspan ? (v6 ? "ip6erspan" : "erspan") : (v6 ? "ip6gretap" : "gretap");
+    g_autoptr(VspanNlMsg) msg = nlmsg_alloc_simple(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
+    struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
+    g_autofree char *what = g_strdup_printf("RTM_NEWLINK %s %s remote %s key %u", kind, dev, sink->remote, sink->key);
+    __be16 flags = erspan ? (GRE_SEQ | GRE_KEY) : sink->has_key ? GRE_KEY : 0;
+    struct nlattr *info, *data;
+    int r = -ENOMEM;
+
+    if (msg && nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO) == 0 &&
+        nla_put_string(msg, IFLA_IFNAME, dev) == 0 && (info = nla_nest_start(msg, IFLA_LINKINFO)) &&
+        nla_put_string(msg, IFLA_INFO_KIND, kind) == 0 && (data = nla_nest_start(msg, IFLA_INFO_DATA)) &&
+        nla_put(msg, IFLA_GRE_REMOTE, g_inet_address_get_native_size(remote),
+                g_inet_address_to_bytes(remote)) == 0 &&
+        (!local || nla_put(msg, IFLA_GRE_LOCAL, g_inet_address_get_native_size(local),
+                           g_inet_address_to_bytes(local)) == 0) &&
+        (!flags || (nla_put_u16(msg, IFLA_GRE_IFLAGS, flags) == 0 && nla_put_u16(msg, IFLA_GRE_OFLAGS, flags) == 0 &&
+                    nla_put_u32(msg, IFLA_GRE_IKEY, htonl(sink->key)) == 0 &&
+                    nla_put_u32(msg, IFLA_GRE_OKEY, htonl(sink->key)) == 0)) &&
+        (!erspan || nla_put_u8(msg, IFLA_GRE_ERSPAN_VER, sink->version) == 0)) {
+        nla_nest_end(msg, data);
+        nla_nest_end(msg, info);
+        r = vspan_nl_request(nl, msg, what);
+    }
+    if (r == -EOPNOTSUPP) {
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_KERNEL,
+                    "Cannot create the %s sink '%s': this kernel has no %s devices; load the %s module, or use a vxlan sink",
+                    vspan_sink_type_to_string(sink->type), dev, kind, v6 ? "ip6_gre" : "ip_gre");
+        return FALSE;
+    }
+    if (r < 0) {
+        vspan_nl_set_error(nl, error, r, "Cannot create the %s sink '%s' (remote %s)",
+                           vspan_sink_type_to_string(sink->type), dev, sink->remote);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* The kernel's link kind of each sink type vspand creates. */
+static const char *
+vspan_sink_kind(const VspanSink *sink)
+{
+    gboolean v6 = sink->remote && strchr(sink->remote, ':');
+
+    switch (sink->type) {
+    case VSPAN_SINK_TAP:
+        return "tun";
+    case VSPAN_SINK_VXLAN:
+        return "vxlan";
+    case VSPAN_SINK_GRETAP:
+        return v6 ? "ip6gretap" : "gretap";
+    case VSPAN_SINK_ERSPAN:
+        return v6 ? "ip6erspan" : "erspan";
+    default:
+        return NULL;
+    }
+}
+
+static gboolean
+vspan_sink_create(VspanNl *nl, const VspanSink *sink, const char *dev, GError **error)
+{
+    switch (sink->type) {
+    case VSPAN_SINK_TAP:
+        return vspan_tap_create(dev, error);
+    case VSPAN_SINK_VXLAN:
+        return vspan_vxlan_create(nl, sink, dev, error);
+    default:
+        return vspan_gre_create(nl, sink, dev, error);
+    }
+}
+
 gboolean
 vspan_sink_ensure(VspanNl *nl, const VspanAppliance *a, const char *dev, int *ifindex,
                   GError **error)
@@ -99,8 +185,10 @@ vspan_sink_ensure(VspanNl *nl, const VspanAppliance *a, const char *dev, int *if
 
     switch (a->sink.type) {
     case VSPAN_SINK_TAP:
-    case VSPAN_SINK_VXLAN: {
-        const char *want = a->sink.type == VSPAN_SINK_TAP ? "tun" : "vxlan";
+    case VSPAN_SINK_VXLAN:
+    case VSPAN_SINK_GRETAP:
+    case VSPAN_SINK_ERSPAN: {
+        const char *want = vspan_sink_kind(&a->sink);
 
         if (idx > 0) {
             if (!vspan_link_kind(nl, idx, kind, error))
@@ -112,8 +200,7 @@ vspan_sink_ensure(VspanNl *nl, const VspanAppliance *a, const char *dev, int *if
                 return FALSE;
             }
         } else {
-            if (a->sink.type == VSPAN_SINK_TAP ? !vspan_tap_create(dev, error)
-                                               : !vspan_vxlan_create(nl, &a->sink, dev, error))
+            if (!vspan_sink_create(nl, &a->sink, dev, error))
                 return FALSE;
             idx = vspan_link_ifindex(dev);
             if (idx <= 0) {

@@ -934,6 +934,13 @@ vspan_op_format(const VspanOp *op)
     case VSPAN_OP_SINK_ENSURE:
         g_string_append_printf(s, " appliance=%s type=%s dev=%s", op->appliance->name,
                                vspan_sink_type_to_string(op->appliance->sink.type), op->dev);
+        if (op->appliance->sink.type == VSPAN_SINK_GRETAP || op->appliance->sink.type == VSPAN_SINK_ERSPAN)
+            g_string_append_printf(s, " remote=%s %s=%u local=%s", op->appliance->sink.remote,
+                                   op->appliance->sink.type == VSPAN_SINK_ERSPAN ? "session" : "key",
+                                   op->appliance->sink.key,
+                                   op->appliance->sink.local ? op->appliance->sink.local : "-");
+        if (op->appliance->sink.type == VSPAN_SINK_ERSPAN)
+            g_string_append_printf(s, " version=%u", op->appliance->sink.version);
         if (op->appliance->sink.type == VSPAN_SINK_VXLAN)
             g_string_append_printf(s, " remote=%s vni=%u dstport=%u local=%s",
                                    op->appliance->sink.remote, op->appliance->sink.vni,
