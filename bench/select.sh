@@ -15,7 +15,7 @@ cap=""
 
 rule() {
     case $1 in
-    all* | snap128* | cap*) echo "" ;;
+    all* | snap128* | cap* | tag*) echo "" ;;
     filter*) echo "filter='${FILTER/</\&lt;}'" ;;
     flowhead*) echo "program='head8'" ;;
     esac
@@ -29,7 +29,12 @@ shape() {
     esac
 }
 setup() {
-    case $1 in none*) ;; *) "$BENCH" apply vnetA sink0 "$(rule "$1")" "$(shape "$1")" ;; esac
+    case $1 in
+    none*) ;;
+    # tag: a match-all mirror with the bridge's <bridge-tag> (mark, copy, unmark)
+    tag*) VSPAN_BENCH_TAG_BRIDGE=br0 "$BENCH" apply vnetA sink0 "" "" ;;
+    *) "$BENCH" apply vnetA sink0 "$(rule "$1")" "$(shape "$1")" ;;
+    esac
     case $1 in
     *+cap)
         tcpdump -i sink0p -p -n -w /dev/null >/dev/null 2>&1 &

@@ -25,7 +25,7 @@
 
 #define CONFIG_FMT \
     "<vspan><appliance name='ids' domain='ids'><sink type='netdev' dev='%s' %s/></appliance>" \
-    "<program name='head8' builtin='flow-head' packets='8'/></vspan>"
+    "<program name='head8' builtin='flow-head' packets='8'/>%s</vspan>"
 
 static VspanPlan *
 plan_taps(const char *prefix, guint n, const char *sink, VspanConfig **config)
@@ -33,7 +33,7 @@ plan_taps(const char *prefix, guint n, const char *sink, VspanConfig **config)
     g_autoptr(GString) xml = g_string_new("<domain><name>bench</name><metadata>"
                                           "<vspan:domain xmlns:vspan='urn:vspan:domain:1'>"
                                           "<vspan:mirror appliance='ids'/></vspan:domain></metadata><devices>");
-    g_autofree char *cfg = g_strdup_printf(CONFIG_FMT, sink, "");
+    g_autofree char *cfg = g_strdup_printf(CONFIG_FMT, sink, "", "");
     g_autoptr(VspanDomain) dom = NULL;
     g_autoptr(VspanObserved) obs = vspan_observed_new();
     g_autoptr(GError) error = NULL;
@@ -171,7 +171,9 @@ bench_install(guint n, guint reps)
 }
 
 /* @rule: extra attributes of the <vspan:mirror> ("filter='...'"), or "";
- * @shape: extra attributes of the sink ("snaplen='128'"), or "" */
+ * @shape: extra attributes of the sink ("snaplen='128'"), or "";
+ * $VSPAN_BENCH_TAG_BRIDGE: the tap is on that bridge, which has a
+ * <bridge-tag vlan='101'> */
 static int
 bench_apply(const char *tap, const char *sink, const char *rule, const char *shape)
 {
@@ -179,7 +181,10 @@ bench_apply(const char *tap, const char *sink, const char *rule, const char *sha
     g_autoptr(VspanHost) be = vspan_linux_host_new(&error);
     g_autoptr(VspanConfig) config = NULL;
     g_autoptr(GString) xml = g_string_new(NULL);
-    g_autofree char *cfg = g_strdup_printf(CONFIG_FMT, sink, shape);
+    const char *tag_bridge = g_getenv("VSPAN_BENCH_TAG_BRIDGE");
+    g_autofree char *tag = tag_bridge ? g_strdup_printf("<bridge-tag bridge='%s' vlan='101'/>", tag_bridge)
+                                      : g_strdup("");
+    g_autofree char *cfg = g_strdup_printf(CONFIG_FMT, sink, shape, tag);
     g_autoptr(VspanDomain) dom = NULL;
     g_autoptr(VspanObserved) obs = vspan_observed_new();
     g_autoptr(VspanPlan) plan = NULL;
@@ -187,8 +192,9 @@ bench_apply(const char *tap, const char *sink, const char *rule, const char *sha
     g_assert_no_error(error);
     g_string_printf(xml, "<domain><name>bench</name><metadata><vspan:domain xmlns:vspan='urn:vspan:domain:1'>"
                          "<vspan:mirror appliance='ids' %s/></vspan:domain></metadata><devices>"
-                         "<interface type='bridge'><mac address='52:54:00:00:00:01'/><target dev='%s'/></interface>"
-                         "</devices></domain>", rule, tap);
+                         "<interface type='bridge'><mac address='52:54:00:00:00:01'/><source bridge='%s'/>"
+                         "<target dev='%s'/></interface></devices></domain>",
+                    rule, tag_bridge ? tag_bridge : "br0", tap);
     config = vspan_config_parse(cfg, strlen(cfg), "vspan.xml", &error);
     g_assert_no_error(error);
     be->klass->programs_sync(be, config->programs);

@@ -14,6 +14,7 @@ vspan_appliance_free(VspanAppliance *a)
     g_free(a->name);
     g_free(a->domain);
     g_free(a->sink.dev);
+    g_free(a->sink.dev_egress);
     g_free(a->sink.remote);
     g_free(a->sink.local);
     g_free(a);
@@ -312,6 +313,16 @@ vspan_config_parse_sink(const xmlNode *node, VspanSink *sink, const char *applia
             sink->dev = g_strdup_printf("vspanvx%u", sink->vni);
         else if (!sink->dev)
             sink->dev = g_strdup_printf("%s%u", sink->type == VSPAN_SINK_GRETAP ? "vspangt" : "vspaner", sink->key);
+        if (sink->type == VSPAN_SINK_ERSPAN && sink->version == 2) {
+            if (strlen(sink->dev) > 13) {
+                g_autofree char *clean = vspan_str_clean(sink->dev);
+                g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                            "%s: dev '%s' is too long for an ERSPAN version 2 sink, which also needs '<dev>-e' for copies of frames to the VM; use at most 13 characters",
+                            where, clean);
+                return FALSE;
+            }
+            sink->dev_egress = g_strdup_printf("%s-e", sink->dev);
+        }
         return vspan_config_check_ifname(sink->dev, "sink dev", FALSE, where, error);
     case VSPAN_SINK_LAST:
         break;
@@ -906,7 +917,8 @@ vspan_config_find_sink_dev(const VspanConfig *config, const char *dev)
 {
     for (guint i = 0; dev && i < config->appliances->len; i++) {
         const VspanAppliance *a = config->appliances->pdata[i];
-        if (a->sink.dev && g_str_equal(a->sink.dev, dev))
+        if ((a->sink.dev && g_str_equal(a->sink.dev, dev)) ||
+            (a->sink.dev_egress && g_str_equal(a->sink.dev_egress, dev)))
             return a;
     }
     return NULL;

@@ -18,6 +18,9 @@ typedef struct {
     guint key;          /* gretap: the GRE key (0: none); erspan: the session ID */
     gboolean has_key;   /* gretap: key= given */
     guint version;      /* erspan: 1 (type II) or 2 (type III) */
+    char *dev_egress;   /* erspan version 2: the twin device (dev + "-e")
+                         * that carries copies of frames to the VM, with
+                         * ERSPAN III's direction bit set; NULL otherwise */
     guint snaplen;      /* copies cut to this many bytes; 0: whole */
     guint64 max_rate;   /* copies above it dropped at the sink; 0: no cap */
     gboolean max_rate_pps;      /* max_rate is packets a second, else bit/s */

@@ -55,14 +55,14 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VspanSnapshot, vspan_snapshot_free)
 
 /* Sum the counters of the copies of @tap in @dir that go to @sink. */
 static void
-vspan_snap_count(VspanSnapMirror *m, const GPtrArray *copies, const char *sink)
+vspan_snap_count(VspanSnapMirror *m, const GPtrArray *copies, const char *sink, const char *sink_egress)
 {
     for (guint i = 0; copies && sink && i < copies->len; i++) {
         const VspanHostCopy *c = copies->pdata[i];
 
         if ((m->direction == VSPAN_DIRECTION_FROM_VM && c->hook != VSPAN_HOOK_INGRESS) ||
             (m->direction == VSPAN_DIRECTION_TO_VM && c->hook != VSPAN_HOOK_EGRESS) ||
-            !g_str_equal(c->sink, sink))
+            !(g_str_equal(c->sink, sink) || (sink_egress && g_str_equal(c->sink, sink_egress))))
             continue;
         m->packets += c->packets;
         m->bytes += c->bytes;
@@ -105,6 +105,16 @@ vspan_snapshot_take(VspanAgent *agent)
          * its counters would not be the copies' */
         if (a.present && a.appliance->sink.type != VSPAN_SINK_INTERFACE)
             host->klass->sink_stats(host, a.dev, &a.stats);
+        if (a.present && a.appliance->sink.dev_egress) {
+            VspanSinkStats e;
+
+            /* the twin shares its sink's program and its counters: only
+             * the device's own are added */
+            if (host->klass->sink_stats(host, a.appliance->sink.dev_egress, &e)) {
+                a.stats.sent += e.sent;
+                a.stats.unread_dropped += e.unread_dropped;
+            }
+        }
         g_array_append_val(s->appliances, a);
     }
 
@@ -140,7 +150,7 @@ vspan_snapshot_take(VspanAgent *agent)
                 if (c)
                     g_hash_table_insert(copies, m->tap, c);
             }
-            vspan_snap_count(m, c, a ? vspan_agent_sink_dev(agent, a) : NULL);
+            vspan_snap_count(m, c, a ? vspan_agent_sink_dev(agent, a) : NULL, a ? a->sink.dev_egress : NULL);
             g_ptr_array_add(s->mirrors, m);
         }
     }

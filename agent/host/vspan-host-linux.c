@@ -99,7 +99,9 @@ vspan_linux_shape(VspanLinuxHost *self, const VspanAppliance *a, const char *dev
 {
     guint fit = vspan_linux_sink_fit(self, a);
     g_autofree char *key = vspan_bpf_shaper_key(&a->sink, fit);
-    VspanBpfShaper *sh = g_hash_table_lookup(self->shapers, dev);
+    /* an ERSPAN III twin runs its sink's program: one bucket, one count */
+    const char *owner = a->sink.dev_egress && g_str_equal(dev, a->sink.dev_egress) ? a->sink.dev : dev;
+    VspanBpfShaper *sh = g_hash_table_lookup(self->shapers, owner);
     VspanTcAttach at;
     gboolean created = FALSE;
     g_autofree char *what = g_strdup_printf("shape the copies of sink '%s'", dev);
@@ -109,7 +111,7 @@ vspan_linux_shape(VspanLinuxHost *self, const VspanAppliance *a, const char *dev
         /* sink_ensure runs on every VM start: a sink that needs no shaper
          * is looked at once (a shaper of an earlier config is removed),
          * then only again if it had one since */
-        if (!g_hash_table_remove(self->shapers, dev) && g_hash_table_contains(self->unshaped, dev))
+        if (!g_hash_table_remove(self->shapers, owner) && g_hash_table_contains(self->unshaped, dev))
             return TRUE;
         if (vspan_tc_probe(self->nl, ifindex, &at, NULL) && at.state != VSPAN_QDISC_STATE_NONE &&
             !vspan_tc_da_del(self->nl, ifindex, &at, &da, error))
@@ -133,7 +135,7 @@ vspan_linux_shape(VspanLinuxHost *self, const VspanAppliance *a, const char *dev
                         "Cannot shape the copies of appliance '%s' (snaplen, max-rate): %s", a->name, why->message);
             return FALSE;
         }
-        g_hash_table_replace(self->shapers, g_strdup(dev), sh);
+        g_hash_table_replace(self->shapers, g_strdup(owner), sh);
     }
     if (!vspan_tc_attach(self->nl, ifindex, dev, &at, &created, error))
         return FALSE;
@@ -148,6 +150,14 @@ vspan_linux_sink_ensure(VspanHost *b, const VspanAppliance *a, const char *dev, 
 
     if (!vspan_sink_ensure(self->nl, a, dev, &ifindex, error))
         return FALSE;
+    /* ERSPAN III's twin for copies of frames to the VM */
+    if (a->sink.dev_egress && g_str_equal(dev, a->sink.dev)) {
+        int twin;
+
+        if (!vspan_sink_ensure(self->nl, a, a->sink.dev_egress, &twin, error) ||
+            !vspan_linux_shape(self, a, a->sink.dev_egress, twin, error))
+            return FALSE;
+    }
     /* an interface sink's tap carries the appliance's own traffic too:
      * never shaped (the config refuses snaplen and max-rate there), only
      * the bridge tags of marked copies go on there */

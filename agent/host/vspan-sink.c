@@ -96,9 +96,10 @@ vspan_vxlan_create(VspanNl *nl, const VspanSink *sink, const char *dev, GError *
 
 /* gretap, erspan (and their IPv6 kinds) over raw RTM_NEWLINK: libnl 3.7
  * knows no erspan.  ERSPAN carries its session ID in the GRE key and
- * needs sequence numbers (the kernel refuses it otherwise); version 2 (type
- * III) adds the direction bit and hardware ID, version 1 (type II) an
- * index, all left 0.  A copy's direction is the hook it was taken on. */
+ * needs sequence numbers (the kernel refuses it otherwise).  Version 2
+ * (type III) has a direction bit, fixed per device: the sink's own device
+ * sends copies of frames from the VM (ingress at its port, D=0), its twin
+ * dev_egress those of frames to the VM (D=1). */
 static gboolean
 vspan_gre_create(VspanNl *nl, const VspanSink *sink, const char *dev, GError **error)
 {
@@ -111,6 +112,10 @@ vspan_gre_create(VspanNl *nl, const VspanSink *sink, const char *dev, GError **e
     struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
     g_autofree char *what = g_strdup_printf("RTM_NEWLINK %s %s remote %s key %u", kind, dev, sink->remote, sink->key);
     __be16 flags = erspan ? (GRE_SEQ | GRE_KEY) : sink->has_key ? GRE_KEY : 0;
+    gboolean to_vm = g_strcmp0(dev, sink->dev_egress) == 0;
+    /* the twin sends the same session (o_key); the kernel tells tunnels
+     * apart by their receive key, which no copy uses: another 10-bit value */
+    guint32 ikey = to_vm ? sink->key ^ 0x200 : sink->key;
     struct nlattr *info, *data;
     int r = -ENOMEM;
 
@@ -122,9 +127,10 @@ vspan_gre_create(VspanNl *nl, const VspanSink *sink, const char *dev, GError **e
         (!local || nla_put(msg, IFLA_GRE_LOCAL, g_inet_address_get_native_size(local),
                            g_inet_address_to_bytes(local)) == 0) &&
         (!flags || (nla_put_u16(msg, IFLA_GRE_IFLAGS, flags) == 0 && nla_put_u16(msg, IFLA_GRE_OFLAGS, flags) == 0 &&
-                    nla_put_u32(msg, IFLA_GRE_IKEY, htonl(sink->key)) == 0 &&
+                    nla_put_u32(msg, IFLA_GRE_IKEY, htonl(ikey)) == 0 &&
                     nla_put_u32(msg, IFLA_GRE_OKEY, htonl(sink->key)) == 0)) &&
-        (!erspan || nla_put_u8(msg, IFLA_GRE_ERSPAN_VER, sink->version) == 0)) {
+        (!erspan || nla_put_u8(msg, IFLA_GRE_ERSPAN_VER, sink->version) == 0) &&
+        (!erspan || sink->version != 2 || nla_put_u8(msg, IFLA_GRE_ERSPAN_DIR, to_vm ? 1 : 0) == 0)) {
         nla_nest_end(msg, data);
         nla_nest_end(msg, info);
         r = vspan_nl_request(nl, msg, what);

@@ -410,6 +410,10 @@ vspan_planner_rule_sink(VspanPlanner *p, const VspanMirrorTarget *t, const Vspan
     if (t->iface != iface || !t->hooks[hook] || g_hash_table_contains(pending, t->appliance))
         return NULL;
     dev = vspan_planner_sink_dev(p, t->appliance);
+    /* ERSPAN III: copies of frames to the VM leave by the twin device
+     * whose headers carry the egress direction bit */
+    if (dev && hook == VSPAN_HOOK_EGRESS && t->appliance->sink.dev_egress)
+        dev = t->appliance->sink.dev_egress;
     /* Guard: never mirror a device into itself. */
     return dev && !g_str_equal(dev, iface->target) ? dev : NULL;
 }
@@ -443,9 +447,11 @@ vspan_planner_hook_ops(VspanPlanner *p, VspanIface *iface, VspanHook hook, GPtrA
     for (guint k = 0; k < selects->len && !hook_has; k++)
         hook_has = ((const VspanObservedSelect *)selects->pdata[k])->hook == hook;
     /* the bridge's tag goes on before the first copy is taken */
-    for (guint j = 0; j < p->targets->len && !tag_want; j++)
-        if (vspan_planner_rule_sink(p, p->targets->pdata[j], iface, hook, p->pending))
-            tag_want = vspan_config_bridge_tag(p->config, iface->bridge);
+    if (vspan_config_bridge_tag(p->config, iface->bridge)) {
+        for (guint j = 0; j < p->targets->len && !tag_want; j++)
+            if (vspan_planner_rule_sink(p, p->targets->pdata[j], iface, hook, p->pending))
+                tag_want = vspan_config_bridge_tag(p->config, iface->bridge);
+    }
     if (tag_want && tag_want != tag_have) {
         if (!hook_has)
             vspan_planner_ensure_qdisc(p, iface, ensured);
@@ -941,6 +947,8 @@ vspan_op_format(const VspanOp *op)
                                    op->appliance->sink.local ? op->appliance->sink.local : "-");
         if (op->appliance->sink.type == VSPAN_SINK_ERSPAN)
             g_string_append_printf(s, " version=%u", op->appliance->sink.version);
+        if (op->appliance->sink.dev_egress)
+            g_string_append_printf(s, " to-vm-dev=%s", op->appliance->sink.dev_egress);
         if (op->appliance->sink.type == VSPAN_SINK_VXLAN)
             g_string_append_printf(s, " remote=%s vni=%u dstport=%u local=%s",
                                    op->appliance->sink.remote, op->appliance->sink.vni,
