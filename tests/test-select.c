@@ -1085,6 +1085,8 @@ test_max_rate(Fx *fx, gconstpointer data)
 
 /* ---- gretap and erspan sinks ------------------------------------------------ */
 
+static GBytes *tagged(GBytes *inner, guint16 vid);
+
 #define TUNNEL_CONFIG \
     "<vspan>" \
     "  <appliance name='gre' domain='gre'>" \
@@ -1093,6 +1095,7 @@ test_max_rate(Fx *fx, gconstpointer data)
     "    <sink type='erspan' remote='192.0.2.2' local='192.0.2.1' session='7' version='1'/></appliance>" \
     "  <appliance name='span2' domain='span2'>" \
     "    <sink type='erspan' remote='192.0.2.2' local='192.0.2.1' session='1000' version='2'/></appliance>" \
+    "  <bridge-tag bridge='br0' vlan='101'/>" \
     "</vspan>"
 
 typedef struct {
@@ -1145,7 +1148,8 @@ outer_parse(GBytes *pkt, Outer *o)
  * 1500-byte veth: every copy leaves as one outer packet carrying the
  * original frame and the session, an 8000-byte frame cut to fit (never an
  * outer fragment); type III's direction bit says whether the VM sent the
- * frame (0) or received it (1).  A kernel without GRE (this project's dev host) gets one
+ * frame (0) or received it (1).  br0 has a <bridge-tag>: every inner frame
+ * carries VLAN 101, and the cut to fit counts it.  A kernel without GRE (this project's dev host) gets one
  * line instead, and nothing is created. */
 static void
 test_tunnel_sinks(Fx *fx, gconstpointer data)
@@ -1156,9 +1160,11 @@ test_tunnel_sinks(Fx *fx, gconstpointer data)
         { "span2", "vspaner1000", 0x22eb, 2, 1000, 1500 - 20 - 8 - 12 },
     };
     g_autoptr(GError) error = NULL;
-    g_autoptr(GBytes) f1 = ip_frame(TRUE, NULL, 17, 5000, 53, "tunnel-one");
-    g_autoptr(GBytes) back = ip_frame(FALSE, NULL, 17, 53, 5000, "tunnel-back");
-    g_autoptr(GBytes) big = nt_frame(MAC_B, MAC_A, 0x0800, 0, "tunnel-jumbo", 8000);
+    g_autoptr(GBytes) f1_plain = ip_frame(TRUE, NULL, 17, 5000, 53, "tunnel-one");
+    g_autoptr(GBytes) back_plain = ip_frame(FALSE, NULL, 17, 53, 5000, "tunnel-back");
+    g_autoptr(GBytes) f1 = tagged(f1_plain, 101), back = tagged(back_plain, 101);
+    g_autoptr(GBytes) big_plain = nt_frame(MAC_B, MAC_A, 0x0800, 0, "tunnel-jumbo", 8000);
+    g_autoptr(GBytes) big = tagged(big_plain, 101);
     struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL) };
     g_autofree char *xml = g_strdup(TUNNEL_CONFIG);
     /* ip_gre has parameters: /sys/module shows it built in or loaded */
@@ -1205,9 +1211,9 @@ test_tunnel_sinks(Fx *fx, gconstpointer data)
         g_assert_cmpint(nt_sh(&link, "/sbin/ip -d link show %s", sinks[k].dev), ==, 0);
         g_test_message("%s", link);
         nt_drain(ps);
-        nt_send(fx->a, f1);
-        nt_send(fx->a, big);
-        nt_send(fx->b, back);
+        nt_send(fx->a, f1_plain);
+        nt_send(fx->a, big_plain);
+        nt_send(fx->b, back_plain);
         got = nt_collect(ps, 300);
         for (guint i = 0; i < got->len; i++) {
             Outer o;
@@ -1232,12 +1238,19 @@ test_tunnel_sinks(Fx *fx, gconstpointer data)
             else if (g_bytes_get_size(o.inner) == sinks[k].fit &&
                      memcmp(g_bytes_get_data(o.inner, NULL), g_bytes_get_data(big, NULL), sinks[k].fit) == 0)
                 cut++;
+            else {
+                const guint8 *d = g_bytes_get_data(o.inner, NULL);
+                g_test_message("another copy: %zu bytes, type %02x%02x", g_bytes_get_size(o.inner), d[12], d[13]);
+            }
             g_bytes_unref(o.inner);
         }
         g_assert_true(fx->be->klass->sink_stats(fx->be, sinks[k].dev, &st));
         g_test_message("%s: %u outer packets, %u whole, %u cut to %u, %u to the VM, %u fragments, %" G_GUINT64_FORMAT
                        " truncated", sinks[k].dev, outer, whole, cut, sinks[k].fit, to_vm, frags, st.truncated);
-        g_assert_cmpuint(outer, ==, 3);
+        /* every outer packet carried the session (asserted above); besides
+         * the test's frames, the kernel's own (IPv6 DAD on a fresh tap) may
+         * be among them */
+        g_assert_cmpuint(outer, >=, 3);
         g_assert_cmpuint(whole, ==, 1);
         g_assert_cmpuint(to_vm, ==, 1);
         g_assert_cmpuint(cut, ==, 1);
