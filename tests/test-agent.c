@@ -360,6 +360,41 @@ test_status_and_watch(Fixture *fx, gconstpointer data)
     g_assert_false(vspan_agent_watches(fx->agent, "vnet0"));
 }
 
+/* "Mirror all" on a domain with a bridge NIC and a VF: the VF is named at
+ * prepare, and listed as unmonitored in status and metrics while the
+ * domain runs; the bridge NIC is mirrored. */
+static void
+test_unmonitored(Fixture *fx, gconstpointer data)
+{
+    g_autofree char *web = domain_xml("web", WEB_UUID, "<vspan:mirror appliance='ids'/>", "52:54:00:00:00:01",
+                                      "vnet0", 1);
+    g_autofree char *msg = NULL, *text = NULL, *j = NULL, *metrics = NULL;
+
+    fake_host_add_link(fx->fake, "vnet0");
+    /* vspand logs the warning (libvirt's hook gets only refusals) */
+    g_test_expect_message("vspand", G_LOG_LEVEL_MESSAGE,
+                          "*interface 52:54:00:00:00:01 (hostdev0), type 'hostdev', is not monitored: a VF passed through*");
+    g_assert_cmpint(hook(fx, "prepare", web, &msg), ==, 0);
+    g_test_assert_expected_messages();
+    g_assert_null(msg);
+    g_assert_cmpint(hook(fx, "start", web, NULL), ==, 0);
+    g_assert_cmpint(hook(fx, "started", web, NULL), ==, 0);
+    j = vspan_agent_status(fx->agent, &text);
+    g_test_message("%s", text);
+    g_assert_nonnull(strstr(j, "\"unmonitored\":[{\"domain\":\"web\",\"mac\":\"52:54:00:00:00:01\",\"type\":\"hostdev\","
+                               "\"why\":\"a VF passed through"));
+    g_assert_nonnull(strstr(j, "\"tap\":\"vnet0\",\"appliance\":\"ids\",\"direction\":\"both\""));
+    g_assert_nonnull(strstr(text, "unmonitored (asked for, cannot be mirrored):\n  web            52:54:00:00:00:01 hostdev"));
+    metrics = vspan_agent_metrics(fx->agent);
+    g_assert_nonnull(strstr(metrics, "vspan_unmonitored_interface{domain=\"web\",mac=\"52:54:00:00:00:01\",type=\"hostdev\"} 1\n"));
+    g_assert_cmpint(hook(fx, "stopped", web, NULL), ==, 0);
+    g_assert_cmpint(hook(fx, "release", web, NULL), ==, 0);
+    g_clear_pointer(&j, g_free);
+    g_clear_pointer(&text, g_free);
+    j = vspan_agent_status(fx->agent, &text);
+    g_assert_nonnull(strstr(j, "\"unmonitored\":[]"));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -373,5 +408,6 @@ main(int argc, char **argv)
     ADD("/agent/refused-start-then-stop", test_refused_start_then_stop);
     ADD("/agent/resync-after-away", test_resync_after_away);
     ADD("/agent/status-and-watch", test_status_and_watch);
+    ADD("/agent/unmonitored", test_unmonitored);
     return g_test_run();
 }

@@ -153,7 +153,7 @@ fx_apply_ok(Fx *fx, const char *rules)
 {
     g_autofree char *err = fx_apply(fx, rules);
 
-    g_assert_null(err);
+    g_assert_cmpstr(err, ==, NULL);
 }
 
 /* ---- the corpus --------------------------------------------------------- */

@@ -26,11 +26,27 @@ typedef struct {
     guint64 packets, bytes, drops;
 } VspanSnapMirror;
 
+/* A NIC a "mirror all" rule of its domain cannot copy. */
+typedef struct {
+    const VspanDomain *dom;     /* borrowed from agent->records */
+    char *mac, *type;
+    const char *why;
+} VspanSnapUnmonitored;
+
 typedef struct {
     GArray *appliances;         /* of VspanSnapAppliance */
+    GPtrArray *unmonitored;     /* of VspanSnapUnmonitored */
     GPtrArray *mirrors;         /* of VspanSnapMirror */
     GPtrArray *leases;          /* of const VspanLease*, borrowed */
 } VspanSnapshot;
+
+static void
+vspan_snap_unmonitored_free(VspanSnapUnmonitored *u)
+{
+    g_free(u->mac);
+    g_free(u->type);
+    g_free(u);
+}
 
 static void
 vspan_snap_mirror_free(VspanSnapMirror *m)
@@ -48,6 +64,7 @@ vspan_snapshot_free(VspanSnapshot *s)
 {
     g_array_unref(s->appliances);
     g_ptr_array_unref(s->mirrors);
+    g_ptr_array_unref(s->unmonitored);
     g_ptr_array_unref(s->leases);
     g_free(s);
 }
@@ -92,6 +109,7 @@ vspan_snapshot_take(VspanAgent *agent)
 
     s->appliances = g_array_new(FALSE, TRUE, sizeof(VspanSnapAppliance));
     s->mirrors = g_ptr_array_new_with_free_func((GDestroyNotify)vspan_snap_mirror_free);
+    s->unmonitored = g_ptr_array_new_with_free_func((GDestroyNotify)vspan_snap_unmonitored_free);
     s->leases = g_ptr_array_new();
 
     for (guint i = 0; i < agent->config->appliances->len; i++) {
@@ -152,6 +170,16 @@ vspan_snapshot_take(VspanAgent *agent)
             }
             vspan_snap_count(m, c, a ? vspan_agent_sink_dev(agent, a) : NULL, a ? a->sink.dev_egress : NULL);
             g_ptr_array_add(s->mirrors, m);
+        }
+        for (guint i = 0; i < plan->unmonitored->len; i++) {
+            VspanPlanUnmonitored *pu = plan->unmonitored->pdata[i];
+            VspanSnapUnmonitored *u = g_new0(VspanSnapUnmonitored, 1);
+
+            u->dom = dom;
+            u->mac = g_steal_pointer(&pu->mac);
+            u->type = g_steal_pointer(&pu->type);
+            u->why = pu->why;
+            g_ptr_array_add(s->unmonitored, u);
         }
     }
 
@@ -251,6 +279,22 @@ vspan_agent_status(VspanAgent *agent, char **text_out)
         vspan_json_uint(&j, "bytes", m->bytes);
         vspan_json_uint(&j, "drops", m->drops);
         vspan_json_end_object(&j);
+    }
+    vspan_json_end_array(&j);
+
+    /* NICs that "mirror all" could not copy: silence must not look like "ok" */
+    vspan_json_begin_array(&j, "unmonitored");
+    for (guint k = 0; k < s->unmonitored->len; k++) {
+        const VspanSnapUnmonitored *u = s->unmonitored->pdata[k];
+        vspan_json_begin_object(&j, NULL);
+        vspan_json_string(&j, "domain", u->dom->name);
+        vspan_json_string(&j, "mac", u->mac);
+        vspan_json_string(&j, "type", u->type);
+        vspan_json_string(&j, "why", u->why);
+        vspan_json_end_object(&j);
+        if (k == 0)
+            g_string_append(text, "unmonitored (asked for, cannot be mirrored):\n");
+        g_string_append_printf(text, "  %-14s %-17s %-10s %s\n", u->dom->name, u->mac ? u->mac : "-", u->type, u->why);
     }
     vspan_json_end_array(&j);
 
@@ -376,6 +420,17 @@ vspan_agent_metrics(VspanAgent *agent)
         vspan_prom_label(s, "vf", vf, FALSE);
         vspan_prom_label(s, "domain", l->name, FALSE);
         g_string_append_printf(s, "} %" G_GUINT64_FORMAT "\n", l->generation);
+    }
+    g_string_append(s, "# HELP vspan_unmonitored_interface A NIC a domain asked to have mirrored that cannot be (1 each).\n"
+                       "# TYPE vspan_unmonitored_interface gauge\n");
+    for (guint i = 0; i < snap->unmonitored->len; i++) {
+        const VspanSnapUnmonitored *u = snap->unmonitored->pdata[i];
+
+        g_string_append(s, "vspan_unmonitored_interface{");
+        vspan_prom_label(s, "domain", u->dom->name, TRUE);
+        vspan_prom_label(s, "mac", u->mac, FALSE);
+        vspan_prom_label(s, "type", u->type, FALSE);
+        g_string_append(s, "} 1\n");
     }
     g_string_append_printf(s, "# HELP vspan_repairs_total Mirror filters vspand restored after they were changed behind its back.\n"
                               "# TYPE vspan_repairs_total counter\nvspan_repairs_total %" G_GUINT64_FORMAT "\n"

@@ -63,11 +63,20 @@ vspan_plan_vf_free(VspanPlanVf *v)
     g_free(v);
 }
 
+static void
+vspan_plan_unmonitored_free(VspanPlanUnmonitored *u)
+{
+    g_free(u->mac);
+    g_free(u->type);
+    g_free(u);
+}
+
 void
 vspan_plan_free(VspanPlan *plan)
 {
     if (!plan)
         return;
+    g_ptr_array_unref(plan->unmonitored);
     g_free(plan->domain_name);
     g_free(plan->domain_uuid);
     g_ptr_array_unref(plan->mirrors);
@@ -221,6 +230,61 @@ vspan_planner_add_target(VspanPlanner *p, VspanIface *iface, const VspanApplianc
         t->hooks[VSPAN_HOOK_EGRESS] = TRUE;
 }
 
+/* A NIC of a pool's hostdev network: a VF, with no tap. */
+static gboolean
+vspan_iface_is_pool_vf(const VspanPlanner *p, const VspanIface *iface)
+{
+    return iface->type == VSPAN_IFACE_TYPE_NETWORK && iface->network &&
+           vspan_config_find_pool_by_network(p->config, iface->network);
+}
+
+/* Why @iface has nothing vspan can copy from, NULL when it has. */
+static const char *
+vspan_iface_unmirrorable_why(const VspanPlanner *p, const VspanIface *iface)
+{
+    if (vspan_iface_is_pool_vf(p, iface) || iface->type == VSPAN_IFACE_TYPE_HOSTDEV)
+        return "a VF passed through to the guest: its frames never cross a host device (mirror it on the NIC's switch, or give the VM a bridge NIC)";
+    switch (iface->type) {
+    case VSPAN_IFACE_TYPE_BRIDGE:
+    case VSPAN_IFACE_TYPE_NETWORK:
+    case VSPAN_IFACE_TYPE_ETHERNET:
+        return NULL;
+    case VSPAN_IFACE_TYPE_DIRECT:
+        return "macvtap (type 'direct') is not mirrored by this vspan; attach the VM to a bridge to monitor it";
+    case VSPAN_IFACE_TYPE_VHOSTUSER:
+        return "vhost-user frames go between QEMU and a userspace switch, never through a kernel device";
+    case VSPAN_IFACE_TYPE_USER:
+        return "user-mode networking (slirp) has no host device";
+    default:
+        return "this interface type has no host network device to mirror";
+    }
+}
+
+/* A "mirror all" rule met @iface, which it cannot copy: listed once, and
+ * named in a warning at prepare (one per NIC, however many rules). */
+static void
+vspan_planner_unmonitored(VspanPlanner *p, const VspanIface *iface, const char *why, const char *where)
+{
+    g_autofree char *desc = NULL;
+    VspanPlanUnmonitored *u;
+
+    for (guint i = 0; i < p->plan->unmonitored->len; i++) {
+        u = p->plan->unmonitored->pdata[i];
+        if (g_strcmp0(u->mac, *iface->mac ? iface->mac : NULL) == 0 &&
+            g_strcmp0(u->type, iface->type_str) == 0)
+            return;
+    }
+    u = g_new0(VspanPlanUnmonitored, 1);
+    u->mac = *iface->mac ? g_strdup(iface->mac) : NULL;
+    u->type = vspan_str_clean_max(iface->type_str ? iface->type_str : "?", 32);
+    u->why = why;
+    g_ptr_array_add(p->plan->unmonitored, u);
+    if (p->plan->phase != VSPAN_PHASE_PREPARE)
+        return;
+    desc = vspan_iface_describe(iface);
+    vspan_plan_warning(p->plan, "%s: interface %s, type '%s', is not monitored: %s", where, desc, u->type, why);
+}
+
 static void
 vspan_planner_collect_annotation(VspanPlanner *p)
 {
@@ -248,14 +312,18 @@ vspan_planner_collect_annotation(VspanPlanner *p)
             guint n = 0;
             for (guint j = 0; j < dom->ifaces->len; j++) {
                 VspanIface *cand = dom->ifaces->pdata[j];
-                if (vspan_iface_is_mirrorable(cand)) {
-                    vspan_planner_add_target(p, cand, a, m->direction, &m->select, m->where, FALSE);
-                    n++;
+                const char *why = vspan_iface_unmirrorable_why(p, cand);
+
+                if (why) {
+                    vspan_planner_unmonitored(p, cand, why, m->where);
+                    continue;
                 }
+                vspan_planner_add_target(p, cand, a, m->direction, &m->select, m->where, FALSE);
+                n++;
             }
             if (n == 0)
                 vspan_plan_warning(p->plan,
-                                   "%s: the domain has no bridge, network or ethernet interface to mirror",
+                                   "%s: the domain has no interface vspan can mirror (bridge, network or ethernet, with a tap); nothing is copied",
                                    m->where);
             continue;
         }
@@ -873,6 +941,7 @@ vspan_plan_build(VspanPhase phase, const VspanDomain *dom, const VspanConfig *co
     plan->domain_uuid = g_strdup(dom->uuid);
     plan->mirrors = g_ptr_array_new_with_free_func((GDestroyNotify)vspan_plan_mirror_free);
     plan->vfs = g_ptr_array_new_with_free_func((GDestroyNotify)vspan_plan_vf_free);
+    plan->unmonitored = g_ptr_array_new_with_free_func((GDestroyNotify)vspan_plan_unmonitored_free);
     plan->ops = g_ptr_array_new_with_free_func((GDestroyNotify)vspan_op_free);
     plan->errors = g_ptr_array_new_with_free_func(g_free);
     plan->warnings = g_ptr_array_new_with_free_func(g_free);
@@ -1029,6 +1098,10 @@ vspan_plan_format_text(const VspanPlan *plan)
         vspan_vf_settings_format(s, &v->settings);
         g_string_append_c(s, '\n');
     }
+    for (guint i = 0; i < plan->unmonitored->len; i++) {
+        const VspanPlanUnmonitored *u = plan->unmonitored->pdata[i];
+        g_string_append_printf(s, "unmonitored mac=%s type=%s\n", u->mac ? u->mac : "-", u->type);
+    }
     for (guint i = 0; i < plan->ops->len; i++) {
         g_autofree char *op = vspan_op_format(plan->ops->pdata[i]);
         g_string_append_printf(s, "op %s\n", op);
@@ -1093,6 +1166,17 @@ vspan_plan_format_json(const VspanPlan *plan)
         vspan_json_string(&j, "link_state", vspan_link_state_to_string(s->link_state));
         vspan_json_uint(&j, "min_tx_rate", s->min_tx_rate);
         vspan_json_uint(&j, "max_tx_rate", s->max_tx_rate);
+        vspan_json_end_object(&j);
+    }
+    vspan_json_end_array(&j);
+
+    vspan_json_begin_array(&j, "unmonitored");
+    for (guint i = 0; i < plan->unmonitored->len; i++) {
+        const VspanPlanUnmonitored *u = plan->unmonitored->pdata[i];
+        vspan_json_begin_object(&j, NULL);
+        vspan_json_string(&j, "mac", u->mac);
+        vspan_json_string(&j, "type", u->type);
+        vspan_json_string(&j, "why", u->why);
         vspan_json_end_object(&j);
     }
     vspan_json_end_array(&j);

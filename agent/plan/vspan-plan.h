@@ -91,12 +91,20 @@ typedef struct {
     VspanVfSettings settings;
 } VspanPlanVf;
 
+/* A NIC a "mirror all" rule cannot copy ("unmonitored"). */
+typedef struct {
+    char *mac;                  /* NULL when the interface has none */
+    char *type;                 /* its <interface type>, as written */
+    const char *why;            /* static text */
+} VspanPlanUnmonitored;
+
 typedef struct {
     VspanPhase phase;
     char *domain_name;
     char *domain_uuid;
     GPtrArray *mirrors;         /* of VspanPlanMirror */
     GPtrArray *vfs;             /* of VspanPlanVf */
+    GPtrArray *unmonitored;     /* of VspanPlanUnmonitored */
     GPtrArray *ops;             /* of VspanOp, in execution order */
     GPtrArray *errors;          /* of char*: each one sentence */
     GPtrArray *warnings;        /* of char* */
