@@ -466,7 +466,19 @@ vspan_iface_is_mirrorable(const VspanIface *iface)
 {
     return iface->type == VSPAN_IFACE_TYPE_BRIDGE ||
            iface->type == VSPAN_IFACE_TYPE_ETHERNET ||
-           iface->type == VSPAN_IFACE_TYPE_NETWORK;
+           iface->type == VSPAN_IFACE_TYPE_NETWORK ||
+           iface->type == VSPAN_IFACE_TYPE_DIRECT;
+}
+
+/* A tap's ingress is what the guest wrote to its fd.  A macvtap device is
+ * the other way round: what the guest writes to /dev/tapN is transmitted
+ * by the macvtap device (its egress, then the lower device), and frames
+ * for the guest are received by it (its ingress, after macvlan hands
+ * them over from the lower device). */
+VspanHook
+vspan_iface_from_vm_hook(const VspanIface *iface)
+{
+    return iface->type == VSPAN_IFACE_TYPE_DIRECT ? VSPAN_HOOK_EGRESS : VSPAN_HOOK_INGRESS;
 }
 
 char *

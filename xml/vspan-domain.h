@@ -93,6 +93,9 @@ VspanIface *vspan_domain_find_iface_by_alias(const VspanDomain *dom, const char 
 /* Interfaces with a tap on a Linux bridge path: bridge, network (not
  * hostdev-backed), ethernet. */
 gboolean vspan_iface_is_mirrorable(const VspanIface *iface);
+/* The tc hook of the interface's host device that sees the frames the VM
+ * sends (the other hook sees those it receives). */
+VspanHook vspan_iface_from_vm_hook(const VspanIface *iface);
 
 /* "52:54:00:00:00:01 (net0)" for messages. */
 char *vspan_iface_describe(const VspanIface *iface);

@@ -74,11 +74,15 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VspanSnapshot, vspan_snapshot_free)
 static void
 vspan_snap_count(VspanSnapMirror *m, const GPtrArray *copies, const char *sink, const char *sink_egress)
 {
+    /* a tap sees the VM's frames at its ingress, a macvtap at its egress */
+    const VspanIface *iface = m->mac ? vspan_domain_find_iface_by_mac(m->dom, m->mac) : NULL;
+    VspanHook from_vm = iface ? vspan_iface_from_vm_hook(iface) : VSPAN_HOOK_INGRESS;
+
     for (guint i = 0; copies && sink && i < copies->len; i++) {
         const VspanHostCopy *c = copies->pdata[i];
 
-        if ((m->direction == VSPAN_DIRECTION_FROM_VM && c->hook != VSPAN_HOOK_INGRESS) ||
-            (m->direction == VSPAN_DIRECTION_TO_VM && c->hook != VSPAN_HOOK_EGRESS) ||
+        if ((m->direction == VSPAN_DIRECTION_FROM_VM && c->hook != from_vm) ||
+            (m->direction == VSPAN_DIRECTION_TO_VM && c->hook == from_vm) ||
             !(g_str_equal(c->sink, sink) || (sink_egress && g_str_equal(c->sink, sink_egress))))
             continue;
         m->packets += c->packets;

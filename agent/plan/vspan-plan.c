@@ -225,9 +225,9 @@ vspan_planner_add_target(VspanPlanner *p, VspanIface *iface, const VspanApplianc
         g_hash_table_insert(p->target_index, g_steal_pointer(&key), t);
     }
     if (direction != VSPAN_DIRECTION_TO_VM)
-        t->hooks[VSPAN_HOOK_INGRESS] = TRUE;
+        t->hooks[vspan_iface_from_vm_hook(iface)] = TRUE;
     if (direction != VSPAN_DIRECTION_FROM_VM)
-        t->hooks[VSPAN_HOOK_EGRESS] = TRUE;
+        t->hooks[vspan_iface_from_vm_hook(iface) == VSPAN_HOOK_INGRESS ? VSPAN_HOOK_EGRESS : VSPAN_HOOK_INGRESS] = TRUE;
 }
 
 /* A NIC of a pool's hostdev network: a VF, with no tap. */
@@ -248,9 +248,8 @@ vspan_iface_unmirrorable_why(const VspanPlanner *p, const VspanIface *iface)
     case VSPAN_IFACE_TYPE_BRIDGE:
     case VSPAN_IFACE_TYPE_NETWORK:
     case VSPAN_IFACE_TYPE_ETHERNET:
-        return NULL;
     case VSPAN_IFACE_TYPE_DIRECT:
-        return "macvtap (type 'direct') is not mirrored by this vspan; attach the VM to a bridge to monitor it";
+        return NULL;
     case VSPAN_IFACE_TYPE_VHOSTUSER:
         return "vhost-user frames go between QEMU and a userspace switch, never through a kernel device";
     case VSPAN_IFACE_TYPE_USER:
@@ -323,7 +322,7 @@ vspan_planner_collect_annotation(VspanPlanner *p)
             }
             if (n == 0)
                 vspan_plan_warning(p->plan,
-                                   "%s: the domain has no interface vspan can mirror (bridge, network or ethernet, with a tap); nothing is copied",
+                                   "%s: the domain has no interface vspan can mirror (bridge, network, ethernet or direct); nothing is copied",
                                    m->where);
             continue;
         }
@@ -339,7 +338,7 @@ vspan_planner_collect_annotation(VspanPlanner *p)
         if (!vspan_iface_is_mirrorable(iface)) {
             g_autofree char *desc = vspan_iface_describe(iface);
             vspan_plan_error(p->plan,
-                             "%s: interface %s is type '%s', which has no tap on a bridge to mirror; mirror a bridge, network or ethernet interface",
+                             "%s: interface %s is type '%s', which has no host device to mirror; mirror a bridge, network, ethernet or direct interface",
                              m->where, desc, iface->type_str ? iface->type_str : "?");
             continue;
         }
@@ -457,7 +456,8 @@ vspan_planner_mirror_list(VspanPlanner *p)
         m->tap = g_strdup(t->iface->target);
         m->appliance = g_strdup(t->appliance->name);
         m->direction = t->hooks[VSPAN_HOOK_INGRESS] && t->hooks[VSPAN_HOOK_EGRESS] ? VSPAN_DIRECTION_BOTH :
-                       t->hooks[VSPAN_HOOK_INGRESS] ? VSPAN_DIRECTION_FROM_VM : VSPAN_DIRECTION_TO_VM;
+                       t->hooks[vspan_iface_from_vm_hook(t->iface)] ? VSPAN_DIRECTION_FROM_VM
+                                                                   : VSPAN_DIRECTION_TO_VM;
         m->filter = g_strdup(t->select->filter);
         m->ebpf = g_strdup(t->select->program);
         m->sample = t->select->sample > 1 ? t->select->sample : 0;
@@ -480,7 +480,7 @@ vspan_planner_rule_sink(VspanPlanner *p, const VspanMirrorTarget *t, const Vspan
     dev = vspan_planner_sink_dev(p, t->appliance);
     /* ERSPAN III: copies of frames to the VM leave by the twin device
      * whose headers carry the egress direction bit */
-    if (dev && hook == VSPAN_HOOK_EGRESS && t->appliance->sink.dev_egress)
+    if (dev && hook != vspan_iface_from_vm_hook(iface) && t->appliance->sink.dev_egress)
         dev = t->appliance->sink.dev_egress;
     /* Guard: never mirror a device into itself. */
     return dev && !g_str_equal(dev, iface->target) ? dev : NULL;
