@@ -79,24 +79,43 @@ printf '<!DOCTYPE d [<!ENTITY e SYSTEM "file:///etc/passwd">]><domain><name>&e;<
 run "external entity not expanded" 1 plan --domain-xml "$tmp/xxe.xml" --config "$EX/vspan.xml"
 if grep -q root: "$tmp/out" "$tmp/err"; then bad "external entity expanded"; else ok "no /etc/passwd in output"; fi
 
-# --- 10,000 interfaces: bounded time ---------------------------------------
-{
-    printf '<domain><name>many</name><metadata><vspan:domain xmlns:vspan="urn:vspan:domain:1"><vspan:mirror appliance="ids-a"/></vspan:domain></metadata><devices>\n'
-    for i in $(seq 0 9999); do
-        printf "<interface type='bridge'><mac address='52:54:00:%02x:%02x:%02x'/><source bridge='br0'/><target dev='t%d'/><alias name='net%d'/></interface>\n" \
-            $((i / 65536)) $(((i / 256) % 256)) $((i % 256)) "$i" "$i"
+# --- 10,000 interfaces: planning scales linearly -----------------------------
+# Not a timing bound (machines are noisy, sanitizers slow): the time for
+# 20,000 interfaces against the time for 5,000 in the same run, the best of
+# three each.  Linear planning gives ~4 (less where process start-up
+# counts); one quadratic in the interfaces, ~16 (measured: the planner that
+# looked through every rule for every interface gave x11).
+many_xml() {   # N FILE
+    {
+        printf '<domain><name>many</name><metadata><vspan:domain xmlns:vspan="urn:vspan:domain:1"><vspan:mirror appliance="ids-a"/></vspan:domain></metadata><devices>\n'
+        for i in $(seq 0 $(($1 - 1))); do
+            printf "<interface type='bridge'><mac address='52:54:00:%02x:%02x:%02x'/><source bridge='br0'/><target dev='t%d'/><alias name='net%d'/></interface>\n" \
+                $((i / 65536)) $(((i / 256) % 256)) $((i % 256)) "$i" "$i"
+        done
+        printf '</devices></domain>\n'
+    } >"$2"
+}
+best_ms() {   # FILE: the best of three plans, in ms
+    local best= t ms
+    for t in 1 2 3; do
+        start=$(date +%s%N)
+        "$VSPANCTL" plan --domain-xml "$1" --config "$EX/vspan.xml" --phase start >"$tmp/out" 2>"$tmp/err"
+        ms=$(( ($(date +%s%N) - start) / 1000000 ))
+        if [ -z "$best" ] || [ "$ms" -lt "$best" ]; then best=$ms; fi
     done
-    printf '</devices></domain>\n'
-} >"$tmp/many.xml"
-start=$(date +%s%N)
+    echo "$best"
+}
+many_xml 5000 "$tmp/many5k.xml"
+many_xml 20000 "$tmp/many20k.xml"
+many_xml 10000 "$tmp/many.xml"
 run "10000 interfaces" 0 plan --domain-xml "$tmp/many.xml" --config "$EX/vspan.xml" --phase start
-ms=$(( ($(date +%s%N) - start) / 1000000 ))
 n=$(grep -c '^op mirror-set' "$tmp/out")
 if [ "$n" -eq 20000 ]; then ok "10000 interfaces: 20000 mirror-set ops"; else bad "10000 interfaces: $n mirror-set ops"; fi
-echo "# 10000 interfaces planned in ${ms} ms"
-# sanitizer builds run 3-10x slower: the bound there is 20 s
-limit=2000; [ -n "${VSPAN_SANITIZED:-}" ] && limit=20000
-if [ -n "${VSPAN_TEST_SLOW:-}" ] || [ "$ms" -lt "$limit" ]; then ok "10000 interfaces under $((limit / 1000)) s (${ms} ms)"; else bad "10000 interfaces took ${ms} ms"; fi
+ms5k=$(best_ms "$tmp/many5k.xml")
+ms20k=$(best_ms "$tmp/many20k.xml")
+ratio=$(( (ms20k * 10 / (ms5k > 0 ? ms5k : 1) + 5) / 10 ))
+echo "# 5000 interfaces planned in ${ms5k} ms, 20000 in ${ms20k} ms: x${ratio}"
+if [ "$ratio" -lt 7 ]; then ok "planning 4x the interfaces takes x${ratio} the time (linear: ~4)"; else bad "planning 4x the interfaces takes x${ratio} the time: not linear"; fi
 
 # --- check-config --------------------------------------------------------
 run "check-config example" 0 check-config "$EX/vspan.xml"

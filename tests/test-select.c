@@ -1356,6 +1356,7 @@ test_macvtap(Fx *fx, gconstpointer data)
     "<vspan>" \
     "  <appliance name='ids' domain='ids'><sink type='tap' dev='vspan-sink0'/></appliance>" \
     "  <appliance name='snap64' domain='s64'><sink type='tap' dev='vspan-s64' snaplen='64'/></appliance>" \
+    "  <appliance name='ivm' domain='ivm'><sink type='interface' mac='52:54:00:00:00:99'/></appliance>" \
     "  <bridge-tag bridge='br0' vlan='101'/>" \
     "  <bridge-tag bridge='br1' vlan='102'/>" \
     "%s</vspan>"
@@ -1401,18 +1402,21 @@ test_bridge_tag(Fx *fx, gconstpointer data)
     g_autoptr(GBytes) own = ip_frame(TRUE, own_tag, 17, 5001, 53, "tenant-own-tag");
     g_autoptr(GBytes) f101 = tagged(f, 101), f102 = tagged(f, 102), back101 = tagged(back, 101);
     g_autoptr(GBytes) own101 = tagged(own, 101);
-    g_autoptr(GPtrArray) got = NULL, at_b = NULL, at_d = NULL, snap = NULL;
+    g_autoptr(GPtrArray) got = NULL, at_b = NULL, at_d = NULL, snap = NULL, at_ivm = NULL;
     g_autofree char *tc = NULL;
-    int c, d, s, s64;
+    int c, d, s, s64, ivm;
 
     nt_bridge_pair("br1", "vnet2", "vnet3", &c, &d, MAC_A, MAC_B);
     fx_use_config(fx, "");
     s = nt_sink_open("vspan-sink0");
     s64 = nt_sink_open("vspan-s64");
+    /* the interface-sink appliance's own tap: it gets tagged copies too */
+    ivm = nt_sink_open("vnet9");
     g_assert_null(fx_apply_on(fx, "vnet0", "br0", "<vspan:mirror appliance='ids'/>"
                                                   "<vspan:mirror appliance='snap64' filter='udp port 53 and not vlan 101'/>",
                               NULL));
-    g_assert_null(fx_apply_on(fx, "vnet2", "br1", "<vspan:mirror appliance='ids'/>", NULL));
+    g_assert_null(fx_apply_on(fx, "vnet2", "br1", "<vspan:mirror appliance='ids'/><vspan:mirror appliance='ivm'/>",
+                              "vnet9"));
     /* witness: the mark is set before vspan's filters and cleared after */
     g_assert_cmpint(nt_sh(&tc, "/sbin/tc filter show dev vnet0 ingress"), ==, 0);
     g_test_message("vnet0 ingress:\n%s", tc);
@@ -1431,6 +1435,7 @@ test_bridge_tag(Fx *fx, gconstpointer data)
     at_b = nt_collect(fx->b, 50);
     at_d = nt_collect(d, 50);
     snap = nt_collect(s64, 50);
+    at_ivm = nt_collect(ivm, 50);
     g_test_message("ids got %u copies, snap64 %u", got->len, snap->len);
     /* every copy carries its bridge's tag: the test's frames, and whatever
      * the kernel itself sent the guests meanwhile (IPv6 DAD, router
@@ -1448,6 +1453,8 @@ test_bridge_tag(Fx *fx, gconstpointer data)
     g_assert_cmpuint(nt_count(got, f102), ==, 1);       /* br1's, the same frame */
     g_assert_cmpuint(nt_count(got, own101), ==, 1);     /* 802.1Q in 802.1Q */
     g_assert_cmpuint(nt_count(got, back101), ==, 1);    /* to the VM */
+    g_assert_cmpuint(nt_count(at_ivm, f102), ==, 1);    /* an interface sink: tagged as well */
+    g_assert_cmpuint(nt_count(at_ivm, f), ==, 0);
     /* the originals, untouched */
     g_assert_cmpuint(nt_count(at_b, f), ==, 1);
     g_assert_cmpuint(nt_count(at_b, own), ==, 1);
@@ -1498,6 +1505,7 @@ test_bridge_tag(Fx *fx, gconstpointer data)
     close(d);
     close(s);
     close(s64);
+    close(ivm);
 }
 
 int

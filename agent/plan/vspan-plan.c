@@ -500,8 +500,8 @@ vspan_planner_ensure_qdisc(VspanPlanner *p, VspanIface *iface, GHashTable *ensur
  * selects.  The qdisc is ensured (once per tap, @ensured) before the first
  * filter of a hook that holds none of vspan's yet. */
 static void
-vspan_planner_hook_ops(VspanPlanner *p, VspanIface *iface, VspanHook hook, GPtrArray *selects,
-                       GHashTable *ensured)
+vspan_planner_hook_ops(VspanPlanner *p, VspanIface *iface, VspanHook hook, const GPtrArray *targets,
+                       GPtrArray *selects, GHashTable *ensured)
 {
     VspanPlan *plan = p->plan;
     const VspanObservedMirror *have = vspan_observed_find_mirror(p->obs, iface->target, hook);
@@ -516,8 +516,8 @@ vspan_planner_hook_ops(VspanPlanner *p, VspanIface *iface, VspanHook hook, GPtrA
         hook_has = ((const VspanObservedSelect *)selects->pdata[k])->hook == hook;
     /* the bridge's tag goes on before the first copy is taken */
     if (vspan_config_bridge_tag(p->config, iface->bridge)) {
-        for (guint j = 0; j < p->targets->len && !tag_want; j++)
-            if (vspan_planner_rule_sink(p, p->targets->pdata[j], iface, hook, p->pending))
+        for (guint j = 0; j < targets->len && !tag_want; j++)
+            if (vspan_planner_rule_sink(p, targets->pdata[j], iface, hook, p->pending))
                 tag_want = vspan_config_bridge_tag(p->config, iface->bridge);
     }
     if (tag_want && tag_want != tag_have) {
@@ -527,8 +527,8 @@ vspan_planner_hook_ops(VspanPlanner *p, VspanIface *iface, VspanHook hook, GPtrA
         op->hook = hook;
         op->vlan = tag_want;
     }
-    for (guint j = 0; j < p->targets->len; j++) {
-        const VspanMirrorTarget *t = p->targets->pdata[j];
+    for (guint j = 0; j < targets->len; j++) {
+        const VspanMirrorTarget *t = targets->pdata[j];
         const char *dev = vspan_planner_rule_sink(p, t, iface, hook, p->pending);
         const VspanObservedSelect *found = NULL;
         guint handle = t->appliance_index + 1;
@@ -598,6 +598,9 @@ vspan_planner_mirror_ops(VspanPlanner *p)
 {
     VspanPlan *plan = p->plan;
     g_autoptr(GHashTable) ensured = g_hash_table_new(g_direct_hash, g_direct_equal);
+    g_autoptr(GHashTable) by_iface = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL,
+                                                           (GDestroyNotify)g_ptr_array_unref);
+    g_autoptr(GPtrArray) none = g_ptr_array_new();
 
     /* Sinks first, in config order, so filters can point at them. */
     for (guint i = 0; i < p->config->appliances->len; i++) {
@@ -622,12 +625,20 @@ vspan_planner_mirror_ops(VspanPlanner *p)
         op->appliance = a;
     }
 
+    /* each interface's rules, in rule order: planning stays linear in the
+     * interfaces (10,000 of them in tests/test-cli.sh) */
+    for (guint j = 0; j < p->targets->len; j++) {
+        VspanMirrorTarget *t = p->targets->pdata[j];
+        GPtrArray *mine = g_hash_table_lookup(by_iface, t->iface);
+
+        if (!mine)
+            g_hash_table_insert(by_iface, t->iface, mine = g_ptr_array_new());
+        g_ptr_array_add(mine, t);
+    }
     for (guint i = 0; i < p->dom->ifaces->len; i++) {
         VspanIface *iface = p->dom->ifaces->pdata[i];
-        gboolean targeted = FALSE;
-
-        for (guint j = 0; j < p->targets->len && !targeted; j++)
-            targeted = ((VspanMirrorTarget *)p->targets->pdata[j])->iface == iface;
+        const GPtrArray *mine = g_hash_table_lookup(by_iface, iface);
+        gboolean targeted = mine != NULL;
 
         if (!iface->target) {
             if (targeted) {
@@ -643,7 +654,7 @@ vspan_planner_mirror_ops(VspanPlanner *p)
             g_autoptr(GPtrArray) selects = vspan_observed_find_selects(p->obs, iface->target);
 
             for (VspanHook hook = 0; hook < VSPAN_HOOK_LAST; hook++)
-                vspan_planner_hook_ops(p, iface, hook, selects, ensured);
+                vspan_planner_hook_ops(p, iface, hook, mine ? mine : none, selects, ensured);
         }
     }
 }
