@@ -43,6 +43,14 @@ vspan_str_clean(const char *str)
     return vspan_str_clean_max(str, 64);
 }
 
+char *
+vspan_message_vprintf(const char *fmt, va_list ap)
+{
+    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+
+    return vspan_str_clean_max(msg, VSPAN_MESSAGE_MAX);
+}
+
 gboolean
 vspan_file_read(const char *path, char **contents, gsize *len, GError **error)
 {

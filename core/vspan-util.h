@@ -12,6 +12,10 @@ char *vspan_str_clean(const char *str);
 /* the same with another length limit */
 char *vspan_str_clean_max(const char *str, guint max);
 
+/* A message (printf-style) as vspan prints it: one line, values escaped,
+ * at most VSPAN_MESSAGE_MAX characters. */
+char *vspan_message_vprintf(const char *fmt, va_list ap) G_GNUC_PRINTF(1, 0);
+
 /* Read a whole file, refusing files larger than VSPAN_XML_MAX_BYTES. */
 gboolean vspan_file_read(const char *path, char **contents, gsize *len, GError **error);
 

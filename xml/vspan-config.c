@@ -107,6 +107,23 @@ static const char *const direction_values[] = { "both", "from-vm", "to-vm", NULL
 static const char *const trust_values[] = { "never", "appliances", "any", NULL };
 static const char *const unavailable_values[] = { "refuse", "allow", NULL };
 
+/* A name the config gives (appliance, its domain, program, pool): it is
+ * echoed in messages, status and metrics, so one line of printable text. */
+static gboolean
+vspan_config_check_name(const char *name, const char *what, const char *where, GError **error)
+{
+    for (const char *p = name; *p; p = g_utf8_next_char(p)) {
+        if (g_unichar_iscntrl(g_utf8_get_char(p))) {
+            g_autofree char *clean = vspan_str_clean(name);
+            g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                        "%s: %s '%s' has a control character (a line break, a tab, ...); use printable characters",
+                        where, what, clean);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
 static gboolean
 vspan_config_check_ifname(const char *dev, const char *what, gboolean libvirt_target,
                           const char *where, GError **error)
@@ -346,7 +363,9 @@ vspan_config_parse_appliance(VspanConfig *config, const xmlNode *node, GError **
     if (!vspan_xml_check_attrs(node, attrs, where, error) ||
         !vspan_xml_check_children(node, children, where, error) ||
         !vspan_xml_prop_required(node, "name", &a->name, where, error) ||
-        !vspan_xml_prop_required(node, "domain", &a->domain, where, error))
+        !vspan_config_check_name(a->name, "name", where, error) ||
+        !vspan_xml_prop_required(node, "domain", &a->domain, where, error) ||
+        !vspan_config_check_name(a->domain, "domain", where, error))
         return FALSE;
 
     if (vspan_config_find_appliance(config, a->name)) {
@@ -407,7 +426,8 @@ vspan_config_parse_program(VspanConfig *config, const xmlNode *node, GError **er
     g_ptr_array_add(config->programs, d);
     if (!vspan_xml_check_attrs(node, attrs, where, error) ||
         !vspan_xml_check_children(node, (const char *const[]){ NULL }, where, error) ||
-        !vspan_xml_prop_required(node, "name", &d->name, where, error))
+        !vspan_xml_prop_required(node, "name", &d->name, where, error) ||
+        !vspan_config_check_name(d->name, "name", where, error))
         return FALSE;
     for (guint i = 0; i + 1 < config->programs->len; i++) {
         const VspanProgramDef *o = config->programs->pdata[i];
@@ -612,7 +632,8 @@ vspan_config_parse_pool(VspanConfig *config, const xmlNode *node, GError **error
 
     if (!vspan_xml_check_attrs(node, attrs, where, error) ||
         !vspan_xml_check_children(node, children, where, error) ||
-        !vspan_xml_prop_required(node, "name", &pool->name, where, error))
+        !vspan_xml_prop_required(node, "name", &pool->name, where, error) ||
+        !vspan_config_check_name(pool->name, "name", where, error))
         return FALSE;
     pool->network = vspan_xml_prop(node, "network");
 

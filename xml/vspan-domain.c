@@ -484,11 +484,14 @@ vspan_iface_from_vm_hook(const VspanIface *iface)
 char *
 vspan_iface_describe(const VspanIface *iface)
 {
-    if (*iface->mac && iface->alias)
-        return g_strdup_printf("%s (%s)", iface->mac, iface->alias);
+    /* the alias is the guest owner's text: escaped and clipped */
+    g_autofree char *alias = iface->alias ? vspan_str_clean(iface->alias) : NULL;
+
+    if (*iface->mac && alias)
+        return g_strdup_printf("%s (%s)", iface->mac, alias);
     if (*iface->mac)
         return g_strdup(iface->mac);
-    if (iface->alias)
-        return g_strdup(iface->alias);
+    if (alias)
+        return g_steal_pointer(&alias);
     return g_strdup_printf("at line %ld", iface->line);
 }

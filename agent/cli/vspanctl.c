@@ -18,6 +18,15 @@ enum {
     VSPANCTL_EXIT_USAGE = 2,
 };
 
+/* Errors quote XML and config values: printed as one clipped line. */
+static void
+vspanctl_error(const char *message)
+{
+    g_autofree char *clean = vspan_str_clean_max(message, VSPAN_MESSAGE_MAX);
+
+    fprintf(stderr, "vspanctl: %s\n", clean);
+}
+
 static int
 vspanctl_usage_error(GOptionContext *ctx, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
@@ -143,7 +152,7 @@ vspanctl_plan(int argc, char **argv)
         if (json)
             vspanctl_print_failure_json(error->message);
         else
-            fprintf(stderr, "vspanctl: %s\n", error->message);
+            vspanctl_error(error->message);
         return VSPANCTL_EXIT_REFUSED;
     }
     if (!obs)
@@ -174,7 +183,7 @@ vspanctl_check_config(int argc, char **argv)
     path = argc == 2 ? argv[1] : VSPAN_DEFAULT_CONFIG;
     config = vspan_config_load(path, &error);
     if (!config) {
-        fprintf(stderr, "vspanctl: %s\n", error->message);
+        vspanctl_error(error->message);
         return VSPANCTL_EXIT_REFUSED;
     }
     printf("%s: valid: %u appliance%s, %u bridge polic%s, %u pool%s\n", path,
@@ -210,7 +219,7 @@ vspanctl_status(int argc, char **argv)
         return vspanctl_usage_error(ctx, "%s", error->message);
     reply = vspanctl_call("status", &error);
     if (!reply) {
-        fprintf(stderr, "vspanctl: %s\n", error->message);
+        vspanctl_error(error->message);
         return VSPANCTL_EXIT_REFUSED;
     }
     /* the agent renders both forms from the same data */
@@ -230,7 +239,7 @@ vspanctl_ask(const char *command, gboolean payload)
     int status;
 
     if (!reply) {
-        fprintf(stderr, "vspanctl: %s\n", error->message);
+        vspanctl_error(error->message);
         return VSPANCTL_EXIT_REFUSED;
     }
     g_variant_get(reply, "(i&s&s)", &status, &message, &data);
@@ -274,7 +283,7 @@ vspanctl_doctor(int argc, char **argv)
         return vspanctl_usage_error(ctx, "%s", error->message);
     config = vspanctl_load_config(config_path, &error);
     if (!config) {
-        fprintf(stderr, "vspanctl: %s\n", error->message);
+        vspanctl_error(error->message);
         return VSPANCTL_EXIT_REFUSED;
     }
     rc = vspan_doctor_run(config, VSPAN_HOOKDIR, json, out);

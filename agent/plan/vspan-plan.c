@@ -99,7 +99,7 @@ vspan_plan_error(VspanPlan *plan, const char *fmt, ...)
     va_list ap;
 
     va_start(ap, fmt);
-    g_ptr_array_add(plan->errors, g_strdup_vprintf(fmt, ap));
+    g_ptr_array_add(plan->errors, vspan_message_vprintf(fmt, ap));
     va_end(ap);
 }
 
@@ -109,7 +109,7 @@ vspan_plan_warning(VspanPlan *plan, const char *fmt, ...)
     va_list ap;
 
     va_start(ap, fmt);
-    g_ptr_array_add(plan->warnings, g_strdup_vprintf(fmt, ap));
+    g_ptr_array_add(plan->warnings, vspan_message_vprintf(fmt, ap));
     va_end(ap);
 }
 
@@ -296,9 +296,10 @@ vspan_planner_collect_annotation(VspanPlanner *p)
 
         if (!a) {
             g_autofree char *names = vspan_config_appliance_names(p->config);
+            g_autofree char *clean = vspan_str_clean(m->appliance);
             vspan_plan_error(p->plan,
                              "%s: no appliance named '%s' in %s (known: %s); fix the name or ask the host admin to define it",
-                             m->where, m->appliance, p->config->path, names);
+                             m->where, clean, p->config->path, names);
             continue;
         }
         if (g_str_equal(a->domain, dom->name)) {
