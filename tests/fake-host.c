@@ -11,7 +11,8 @@ typedef struct {
     GStrv sinks[VSPAN_HOOK_LAST];       /* NULL: no vspan filter */
     guint64 packets[VSPAN_HOOK_LAST];
     GPtrArray *selects[VSPAN_HOOK_LAST];  /* of FakeSelect, rules that select */
-    guint tags[VSPAN_HOOK_LAST];         /* bridge tag of each hook's copies */
+    guint tags[VSPAN_HOOK_LAST];        /* bridge tag of each hook's copies */
+    guint mtu;
 } FakeLink;
 
 typedef struct {
@@ -86,6 +87,13 @@ fake_ifindex(VspanHost *h, const char *dev)
 {
     FakeLink *l = fake_link((FakeHost *)h, dev);
     return l ? l->ifindex : 0;
+}
+
+static guint
+fake_mtu(VspanHost *h, const char *dev)
+{
+    FakeLink *l = fake_link((FakeHost *)h, dev);
+    return l ? l->mtu : 0;
 }
 
 static gboolean
@@ -414,6 +422,7 @@ fake_free(VspanHost *h)
 static const VspanHostClass fake_host_class = {
     .ifindex = fake_ifindex,
     .carrier = fake_carrier,
+    .mtu = fake_mtu,
     .copies = fake_copies,
     .vf_lookup = fake_vf_lookup,
     .numvfs = fake_numvfs,
@@ -469,6 +478,8 @@ void
 fake_host_add_link(FakeHost *f, const char *dev)
 {
     FakeLink *l = g_new0(FakeLink, 1);
+
+    l->mtu = 1500;
 
     l->ifindex = f->next_ifindex++;
     g_hash_table_replace(f->links, g_strdup(dev), l);
@@ -540,4 +551,10 @@ fake_host_take_log(FakeHost *f)
 
     g_string_truncate(f->log, 0);
     return s;
+}
+
+void
+fake_host_set_mtu(FakeHost *f, const char *dev, guint mtu)
+{
+    fake_link(f, dev)->mtu = mtu;
 }

@@ -395,6 +395,30 @@ test_unmonitored(Fixture *fx, gconstpointer data)
     g_assert_nonnull(strstr(j, "\"unmonitored\":[]"));
 }
 
+/* Sensor hygiene: a sink with a smaller MTU than a NIC mirrored to it is
+ * named in status, with the fix; with the MTUs matched the line goes. */
+static void
+test_sink_mtu(Fixture *fx, gconstpointer data)
+{
+    g_autofree char *web = domain_xml("web", WEB_UUID, "<vspan:mirror appliance='ids'/>", "52:54:00:00:00:01",
+                                      "vnet0", -1);
+    g_autofree char *text = NULL, *j = NULL, *text2 = NULL, *j2 = NULL;
+
+    fake_host_add_link(fx->fake, "vnet0");
+    fake_host_set_mtu(fx->fake, "vnet0", 9000);
+    start(fx, web);
+    j = vspan_agent_status(fx->agent, &text);
+    g_assert_nonnull(strstr(j, "\"sink_dev\":\"vspan-ids\",\"sink_present\":true,\"sink_carrier\":false,"
+                               "\"sink_mtu\":1500,\"largest_mirrored_mtu\":9000,"));
+    g_assert_nonnull(strstr(text, "  warning: vspan-ids has MTU 1500 and mirrors NIC vnet0 with MTU 9000: larger copies are "
+                                  "dropped by a veth or NIC sink and by an appliance NIC with the smaller MTU; raise both to 9000 "
+                                  "(ip link set vspan-ids mtu 9000; the appliance's <mtu size='9000'/>)\n"));
+    fake_host_set_mtu(fx->fake, "vspan-ids", 9000);
+    j2 = vspan_agent_status(fx->agent, &text2);
+    g_assert_nonnull(strstr(j2, "\"sink_mtu\":9000,\"largest_mirrored_mtu\":9000,"));
+    g_assert_null(strstr(text2, "warning:"));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -409,5 +433,6 @@ main(int argc, char **argv)
     ADD("/agent/resync-after-away", test_resync_after_away);
     ADD("/agent/status-and-watch", test_status_and_watch);
     ADD("/agent/unmonitored", test_unmonitored);
+    ADD("/agent/sink-mtu", test_sink_mtu);
     return g_test_run();
 }

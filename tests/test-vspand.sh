@@ -157,8 +157,8 @@ check "status names the rule's program" sh -c "'$CTL' status --json | grep -q '\
 # the sink's shaper (snaplen): on the sink's egress; its counters in status
 check "the tap sink's copies are cut to 128 bytes by vspan's shaper (tc: vspan-shape on vspan-at0 egress)" \
     sh -c "tc filter show dev vspan-at0 egress | grep -q 'vspan-shape.*direct-action'"
-check "status --json reports the sink's snaplen and copy counters" \
-    sh -c "'$CTL' status --json | grep -q '\"name\":\"ids\".*\"snaplen\":128,\"copies_sent\":[0-9]*,\"copies_truncated\":0,\"copies_rate_dropped\":0,\"copies_unread_dropped\":[0-9]*'"
+check "status --json reports the sink's snaplen, its MTU and the mirrored NIC's (the kernel's, by ioctl), and copy counters" \
+    sh -c "'$CTL' status --json | grep -q '\"name\":\"ids\".*\"snaplen\":128,\"sink_mtu\":1500,\"largest_mirrored_mtu\":1500,\"copies_sent\":[0-9]*,\"copies_truncated\":0,\"copies_rate_dropped\":0,\"copies_unread_dropped\":[0-9]*'"
 check "metrics report the sink's copy counters" \
     sh -c "'$CTL' metrics | grep -q '^vspan_sink_copies_truncated_total{appliance=\"ids\",dev=\"vspan-at0\"} 0$'"
 

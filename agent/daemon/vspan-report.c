@@ -14,6 +14,9 @@ typedef struct {
     const char *dev;            /* borrowed; NULL: no sink device now */
     gboolean present, carrier;
     VspanSinkStats stats;       /* what became of the copies there */
+    guint sink_mtu;             /* 0: not known */
+    guint big_mtu;              /* the largest MTU among the NICs mirrored to it */
+    char *big_tap;              /* that NIC's device */
 } VspanSnapAppliance;
 
 typedef struct {
@@ -62,6 +65,8 @@ vspan_snap_mirror_free(VspanSnapMirror *m)
 static void
 vspan_snapshot_free(VspanSnapshot *s)
 {
+    for (guint i = 0; i < s->appliances->len; i++)
+        g_free(g_array_index(s->appliances, VspanSnapAppliance, i).big_tap);
     g_array_unref(s->appliances);
     g_ptr_array_unref(s->mirrors);
     g_ptr_array_unref(s->unmonitored);
@@ -187,6 +192,27 @@ vspan_snapshot_take(VspanAgent *agent)
         }
     }
 
+    /* sensor hygiene: a copy larger than the sink's MTU is dropped by a
+     * veth or NIC sink, and by an appliance NIC with a smaller MTU (tunnel
+     * sinks cut copies to fit instead) */
+    for (guint i = 0; i < s->appliances->len; i++) {
+        VspanSnapAppliance *a = &g_array_index(s->appliances, VspanSnapAppliance, i);
+
+        if (!a->present || VSPAN_SINK_IS_TUNNEL(a->appliance->sink.type))
+            continue;
+        a->sink_mtu = host->klass->mtu(host, a->dev);
+        for (guint k = 0; k < s->mirrors->len; k++) {
+            const VspanSnapMirror *m = s->mirrors->pdata[k];
+            guint mtu = m->tap && g_str_equal(m->appliance, a->appliance->name) ? host->klass->mtu(host, m->tap) : 0;
+
+            if (mtu > a->big_mtu) {
+                a->big_mtu = mtu;
+                g_free(a->big_tap);
+                a->big_tap = g_strdup(m->tap);
+            }
+        }
+    }
+
     g_hash_table_iter_init(&it, agent->state->leases);
     while (g_hash_table_iter_next(&it, NULL, &v))
         g_ptr_array_add(s->leases, v);
@@ -224,6 +250,10 @@ vspan_agent_status(VspanAgent *agent, char **text_out)
             vspan_json_uint(&j, "snaplen", a->sink.snaplen);
         if (a->sink.max_rate)
             vspan_json_uint(&j, a->sink.max_rate_pps ? "max_rate_pps" : "max_rate_bps", a->sink.max_rate);
+        if (sa->sink_mtu)
+            vspan_json_uint(&j, "sink_mtu", sa->sink_mtu);
+        if (sa->big_mtu)
+            vspan_json_uint(&j, "largest_mirrored_mtu", sa->big_mtu);
         if (a->sink.type != VSPAN_SINK_INTERFACE) {
             vspan_json_uint(&j, "copies_sent", sa->stats.sent);
             vspan_json_uint(&j, "copies_truncated", sa->stats.truncated);
@@ -241,6 +271,10 @@ vspan_agent_status(VspanAgent *agent, char **text_out)
                                          G_GUINT64_FORMAT " dropped by max-rate, %" G_GUINT64_FORMAT " dropped unread\n",
                                    sa->stats.sent, sa->stats.truncated, a->sink.snaplen, sa->stats.rate_dropped,
                                    sa->stats.unread_dropped);
+        if (sa->sink_mtu && sa->big_mtu > sa->sink_mtu)
+            g_string_append_printf(text, "  warning: %s has MTU %u and mirrors NIC %s with MTU %u: larger copies are dropped by a veth or NIC sink and by an appliance NIC with the smaller MTU; raise both to %u (ip link set %s mtu %u; the appliance's <mtu size='%u'/>)\n",
+                                   sa->dev, sa->sink_mtu, sa->big_tap, sa->big_mtu, sa->big_mtu, sa->dev, sa->big_mtu,
+                                   sa->big_mtu);
         g_string_append_printf(text, "  %-14s %-17s %-15s %-9s %12s %14s %10s\n", "DOMAIN", "MAC", "TAP",
                                "DIRECTION", "PACKETS", "BYTES", "DROPS");
         for (guint k = 0; k < s->mirrors->len; k++) {

@@ -405,6 +405,17 @@ vspan_linux_ifname(VspanLinuxHost *self, int ifindex, char name[IFNAMSIZ])
         g_strlcpy(name, ifr.ifr_name, IFNAMSIZ);
 }
 
+static guint
+vspan_linux_mtu(VspanHost *b, const char *dev)
+{
+    struct ifreq ifr = { 0 };
+
+    if (!dev || strlen(dev) >= IFNAMSIZ)
+        return 0;
+    strcpy(ifr.ifr_name, dev);
+    return ioctl(((VspanLinuxHost *)b)->ioctl_fd, SIOCGIFMTU, &ifr) < 0 ? 0 : (guint)ifr.ifr_mtu;
+}
+
 static gboolean
 vspan_linux_carrier(VspanHost *b, const char *dev)
 {
@@ -524,6 +535,7 @@ vspan_linux_free(VspanHost *b)
 static const VspanHostClass vspan_linux_host_class = {
     .ifindex = vspan_linux_ifindex,
     .carrier = vspan_linux_carrier,
+    .mtu = vspan_linux_mtu,
     .copies = vspan_linux_copies,
     .vf_lookup = vspan_linux_vf_lookup,
     .numvfs = vspan_linux_numvfs,

@@ -44,6 +44,8 @@ typedef struct {
     /* > 0, or 0 when @dev does not exist */
     int (*ifindex)(VspanHost *self, const char *dev);
     gboolean (*carrier)(VspanHost *self, const char *dev);
+    /* its MTU, 0 when @dev does not exist */
+    guint (*mtu)(VspanHost *self, const char *dev);
     /* vspan's mirred actions on @dev in filter and action order (GPtrArray
      * of VspanHostCopy); empty when @dev is gone, NULL on error */
     GPtrArray *(*copies)(VspanHost *self, const char *dev, GError **error);
