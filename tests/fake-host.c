@@ -13,6 +13,7 @@ typedef struct {
     GPtrArray *selects[VSPAN_HOOK_LAST];  /* of FakeSelect, rules that select */
     guint tags[VSPAN_HOOK_LAST];        /* bridge tag of each hook's copies */
     guint mtu;
+    gboolean tso;
 } FakeLink;
 
 typedef struct {
@@ -94,6 +95,13 @@ fake_mtu(VspanHost *h, const char *dev)
 {
     FakeLink *l = fake_link((FakeHost *)h, dev);
     return l ? l->mtu : 0;
+}
+
+static gboolean
+fake_tso(VspanHost *h, const char *dev)
+{
+    FakeLink *l = fake_link((FakeHost *)h, dev);
+    return l && l->tso;
 }
 
 static gboolean
@@ -423,6 +431,7 @@ static const VspanHostClass fake_host_class = {
     .ifindex = fake_ifindex,
     .carrier = fake_carrier,
     .mtu = fake_mtu,
+    .tso = fake_tso,
     .copies = fake_copies,
     .vf_lookup = fake_vf_lookup,
     .numvfs = fake_numvfs,
@@ -557,4 +566,10 @@ void
 fake_host_set_mtu(FakeHost *f, const char *dev, guint mtu)
 {
     fake_link(f, dev)->mtu = mtu;
+}
+
+void
+fake_host_set_tso(FakeHost *f, const char *dev, gboolean on)
+{
+    fake_link(f, dev)->tso = on;
 }

@@ -22,6 +22,7 @@ VspanHost *fake_host_host(FakeHost *fake);
 void fake_host_add_link(FakeHost *fake, const char *dev);
 /* links start at MTU 1500 */
 void fake_host_set_mtu(FakeHost *fake, const char *dev, guint mtu);
+void fake_host_set_tso(FakeHost *fake, const char *dev, gboolean on);
 void fake_host_del_link(FakeHost *fake, const char *dev);
 void fake_host_set_carrier(FakeHost *fake, const char *dev, gboolean carrier);
 /* a PF with @numvfs VFs, VF n at PCI address 0000:03:00.(n+1) */

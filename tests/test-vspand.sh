@@ -87,6 +87,25 @@ check "status counts one repair run and one filter restored (checks $c0 -> $(age
     test "$(agent_n checks)-$(agent_n repairs)" = "$((c0 + 1))-$((r0 + 1))"
 before=$(tc filter show dev at0 ingress; tc filter show dev at0 egress)
 
+# sensor hygiene: the appliance's virtio NIC negotiating TCP segmentation
+# offload on the tap sink (python stands in for its QEMU: TUNSETOFFLOAD on
+# the attached tap) shows in status with the fix; without it, nothing
+check "status: the tap sink takes no TSO before the appliance asks for it" \
+    sh -c "'$CTL' status --json | grep -q '\"sink_dev\":\"vspan-at0\".*\"sink_tso\":false'"
+python3 - "$CTL" <<'PY' >"$T/tso.out" 2>&1
+import fcntl, os, struct, subprocess, sys
+TUNSETIFF, TUNSETOFFLOAD = 0x400454ca, 0x400454d0
+fd = os.open("/dev/net/tun", os.O_RDWR)
+fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH22x", b"vspan-at0", 0x0002 | 0x1000))
+fcntl.ioctl(fd, TUNSETOFFLOAD, 1 | 2 | 4)          # csum, tso4, tso6, as QEMU sets them
+print(subprocess.run([sys.argv[1], "status"], capture_output=True, text=True).stdout)
+print(subprocess.run([sys.argv[1], "status", "--json"], capture_output=True, text=True).stdout)
+fcntl.ioctl(fd, TUNSETOFFLOAD, 0)
+PY
+check "status names a tap sink whose appliance negotiated TSO, with the libvirt fix" \
+    grep -q "^  warning: vspan-at0 takes TCP segmentation offload (the appliance's NIC negotiated it): copies of large sends arrive as super-frames of up to 64 KB, which Suricata and Zeek report as truncated packets; turn it off on the appliance's interface: <driver><guest tso4='off' tso6='off' ecn='off' ufo='off'/></driver>$" "$T/tso.out"
+check "status --json: sink_tso true while it is on" grep -q '"sink_dev":"vspan-at0".*"sink_tso":true' "$T/tso.out"
+
 # metrics: valid Prometheus text exposition, and the same numbers as status
 "$CTL" metrics >"$T/metrics"
 cat >"$T/promparse.py" <<'PY'
@@ -158,7 +177,7 @@ check "status names the rule's program" sh -c "'$CTL' status --json | grep -q '\
 check "the tap sink's copies are cut to 128 bytes by vspan's shaper (tc: vspan-shape on vspan-at0 egress)" \
     sh -c "tc filter show dev vspan-at0 egress | grep -q 'vspan-shape.*direct-action'"
 check "status --json reports the sink's snaplen, its MTU and the mirrored NIC's (the kernel's, by ioctl), and copy counters" \
-    sh -c "'$CTL' status --json | grep -q '\"name\":\"ids\".*\"snaplen\":128,\"sink_mtu\":1500,\"largest_mirrored_mtu\":1500,\"copies_sent\":[0-9]*,\"copies_truncated\":0,\"copies_rate_dropped\":0,\"copies_unread_dropped\":[0-9]*'"
+    sh -c "'$CTL' status --json | grep -q '\"name\":\"ids\".*\"snaplen\":128,\"sink_mtu\":1500,\"largest_mirrored_mtu\":1500,\"sink_tso\":false,\"copies_sent\":[0-9]*,\"copies_truncated\":0,\"copies_rate_dropped\":0,\"copies_unread_dropped\":[0-9]*'"
 check "metrics report the sink's copy counters" \
     sh -c "'$CTL' metrics | grep -q '^vspan_sink_copies_truncated_total{appliance=\"ids\",dev=\"vspan-at0\"} 0$'"
 

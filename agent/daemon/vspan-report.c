@@ -17,6 +17,7 @@ typedef struct {
     guint sink_mtu;             /* 0: not known */
     guint big_mtu;              /* the largest MTU among the NICs mirrored to it */
     char *big_tap;              /* that NIC's device */
+    gboolean tso;               /* a tap sink with TSO: super-frames reach the appliance */
 } VspanSnapAppliance;
 
 typedef struct {
@@ -201,6 +202,9 @@ vspan_snapshot_take(VspanAgent *agent)
         if (!a->present || VSPAN_SINK_IS_TUNNEL(a->appliance->sink.type))
             continue;
         a->sink_mtu = host->klass->mtu(host, a->dev);
+        /* a tap (vspan's, or the appliance's own) offloads what its guest
+         * negotiated; a NIC segments on the wire */
+        a->tso = a->appliance->sink.type != VSPAN_SINK_NETDEV && host->klass->tso(host, a->dev);
         for (guint k = 0; k < s->mirrors->len; k++) {
             const VspanSnapMirror *m = s->mirrors->pdata[k];
             guint mtu = m->tap && g_str_equal(m->appliance, a->appliance->name) ? host->klass->mtu(host, m->tap) : 0;
@@ -254,6 +258,8 @@ vspan_agent_status(VspanAgent *agent, char **text_out)
             vspan_json_uint(&j, "sink_mtu", sa->sink_mtu);
         if (sa->big_mtu)
             vspan_json_uint(&j, "largest_mirrored_mtu", sa->big_mtu);
+        if (sa->present && !VSPAN_SINK_IS_TUNNEL(a->sink.type))
+            vspan_json_bool(&j, "sink_tso", sa->tso);
         if (a->sink.type != VSPAN_SINK_INTERFACE) {
             vspan_json_uint(&j, "copies_sent", sa->stats.sent);
             vspan_json_uint(&j, "copies_truncated", sa->stats.truncated);
@@ -275,6 +281,9 @@ vspan_agent_status(VspanAgent *agent, char **text_out)
             g_string_append_printf(text, "  warning: %s has MTU %u and mirrors NIC %s with MTU %u: larger copies are dropped by a veth or NIC sink and by an appliance NIC with the smaller MTU; raise both to %u (ip link set %s mtu %u; the appliance's <mtu size='%u'/>)\n",
                                    sa->dev, sa->sink_mtu, sa->big_tap, sa->big_mtu, sa->big_mtu, sa->dev, sa->big_mtu,
                                    sa->big_mtu);
+        if (sa->tso)
+            g_string_append_printf(text, "  warning: %s takes TCP segmentation offload (the appliance's NIC negotiated it): copies of large sends arrive as super-frames of up to 64 KB, which Suricata and Zeek report as truncated packets; turn it off on the appliance's interface: <driver><guest tso4='off' tso6='off' ecn='off' ufo='off'/></driver>\n",
+                                   sa->dev);
         g_string_append_printf(text, "  %-14s %-17s %-15s %-9s %12s %14s %10s\n", "DOMAIN", "MAC", "TAP",
                                "DIRECTION", "PACKETS", "BYTES", "DROPS");
         for (guint k = 0; k < s->mirrors->len; k++) {

@@ -5,6 +5,8 @@
 #include <net/if.h>
 #include <string.h>
 #include <stdlib.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -417,6 +419,18 @@ vspan_linux_mtu(VspanHost *b, const char *dev)
 }
 
 static gboolean
+vspan_linux_tso(VspanHost *b, const char *dev)
+{
+    struct ethtool_value v = { .cmd = ETHTOOL_GTSO };
+    struct ifreq ifr = { .ifr_data = (void *)&v };
+
+    if (!dev || strlen(dev) >= IFNAMSIZ)
+        return FALSE;
+    strcpy(ifr.ifr_name, dev);
+    return ioctl(((VspanLinuxHost *)b)->ioctl_fd, SIOCETHTOOL, &ifr) == 0 && v.data;
+}
+
+static gboolean
 vspan_linux_carrier(VspanHost *b, const char *dev)
 {
     /* the network namespace's own sysfs: vspan_sysfs_root() is for SR-IOV */
@@ -536,6 +550,7 @@ static const VspanHostClass vspan_linux_host_class = {
     .ifindex = vspan_linux_ifindex,
     .carrier = vspan_linux_carrier,
     .mtu = vspan_linux_mtu,
+    .tso = vspan_linux_tso,
     .copies = vspan_linux_copies,
     .vf_lookup = vspan_linux_vf_lookup,
     .numvfs = vspan_linux_numvfs,

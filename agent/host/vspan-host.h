@@ -46,6 +46,9 @@ typedef struct {
     gboolean (*carrier)(VspanHost *self, const char *dev);
     /* its MTU, 0 when @dev does not exist */
     guint (*mtu)(VspanHost *self, const char *dev);
+    /* whether @dev takes TCP segmentation offload (on a tap: the guest's
+     * virtio NIC negotiated it, so super-frames reach the guest whole) */
+    gboolean (*tso)(VspanHost *self, const char *dev);
     /* vspan's mirred actions on @dev in filter and action order (GPtrArray
      * of VspanHostCopy); empty when @dev is gone, NULL on error */
     GPtrArray *(*copies)(VspanHost *self, const char *dev, GError **error);
