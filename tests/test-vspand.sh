@@ -92,7 +92,7 @@ before=$(tc filter show dev at0 ingress; tc filter show dev at0 egress)
 # the attached tap) shows in status with the fix; without it, nothing
 check "status: the tap sink takes no TSO before the appliance asks for it" \
     sh -c "'$CTL' status --json | grep -q '\"sink_dev\":\"vspan-at0\".*\"sink_tso\":false'"
-python3 - "$CTL" <<'PY' >"$T/tso.out" 2>&1
+python3 - "$CTL" "$T/vspan.xml" <<'PY' >"$T/tso.out" 2>&1
 import fcntl, os, struct, subprocess, sys
 TUNSETIFF, TUNSETOFFLOAD = 0x400454ca, 0x400454d0
 fd = os.open("/dev/net/tun", os.O_RDWR)
@@ -100,11 +100,14 @@ fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH22x", b"vspan-at0", 0x0002 | 0x1000)
 fcntl.ioctl(fd, TUNSETOFFLOAD, 1 | 2 | 4)          # csum, tso4, tso6, as QEMU sets them
 print(subprocess.run([sys.argv[1], "status"], capture_output=True, text=True).stdout)
 print(subprocess.run([sys.argv[1], "status", "--json"], capture_output=True, text=True).stdout)
+print(subprocess.run([sys.argv[1], "doctor", "--config", sys.argv[2]], capture_output=True, text=True).stdout)
 fcntl.ioctl(fd, TUNSETOFFLOAD, 0)
 PY
 check "status names a tap sink whose appliance negotiated TSO, with the libvirt fix" \
     grep -q "^  warning: vspan-at0 takes TCP segmentation offload (the appliance's NIC negotiated it): copies of large sends arrive as super-frames of up to 64 KB, which Suricata and Zeek report as truncated packets; turn it off on the appliance's interface: <driver><guest tso4='off' tso6='off' ecn='off' ufo='off'/></driver>$" "$T/tso.out"
 check "status --json: sink_tso true while it is on" grep -q '"sink_dev":"vspan-at0".*"sink_tso":true' "$T/tso.out"
+check "doctor repeats status's finding for appliance ids" \
+    grep -q "^warn  appliance ids *status: vspan-at0 takes TCP segmentation offload" "$T/tso.out"
 
 # metrics: valid Prometheus text exposition, and the same numbers as status
 "$CTL" metrics >"$T/metrics"

@@ -460,10 +460,31 @@ vspan_doctor_agent(GPtrArray *items)
     g_autoptr(GVariant) reply = vspan_proto_call(vspan_proto_socket_path(),
                                                  vspan_proto_request_new("status", NULL), 3000, &error);
 
-    if (reply)
-        add(items, VSPAN_DOCTOR_OK, "vspand", "answering on %s", vspan_proto_socket_path());
-    else
+    const char *text = NULL;
+    g_auto(GStrv) lines = NULL;
+    g_autofree char *appliance = NULL;
+
+    if (!reply) {
         add(items, VSPAN_DOCTOR_FAIL, "vspand", "%s; start vspand (systemctl start vspand)", error->message);
+        return;
+    }
+    add(items, VSPAN_DOCTOR_OK, "vspand", "answering on %s", vspan_proto_socket_path());
+    /* the findings vspand's status gives per appliance (sink MTU, TSO,
+     * copies dropped unread) and the NICs it cannot monitor */
+    g_variant_get(reply, "(i&s&s)", NULL, &text, NULL);
+    lines = g_strsplit(text, "\n", -1);
+    for (guint i = 0; lines[i]; i++) {
+        if (g_str_has_prefix(lines[i], "appliance ")) {
+            g_free(appliance);
+            appliance = g_strndup(lines[i] + 10, strcspn(lines[i] + 10, " "));
+        } else if (g_str_has_prefix(lines[i], "  warning: ") && appliance) {
+            g_autofree char *check = g_strdup_printf("appliance %s", appliance);
+            add(items, VSPAN_DOCTOR_WARN, check, "status: %s", lines[i] + 11);
+        } else if (g_str_has_prefix(lines[i], "unmonitored ")) {
+            while (lines[i + 1] && g_str_has_prefix(lines[i + 1], "  "))
+                add(items, VSPAN_DOCTOR_WARN, "unmonitored", "status: %s", g_strstrip(lines[++i]));
+        }
+    }
 }
 
 int

@@ -281,6 +281,9 @@ vspan_agent_status(VspanAgent *agent, char **text_out)
             g_string_append_printf(text, "  warning: %s has MTU %u and mirrors NIC %s with MTU %u: larger copies are dropped by a veth or NIC sink and by an appliance NIC with the smaller MTU; raise both to %u (ip link set %s mtu %u; the appliance's <mtu size='%u'/>)\n",
                                    sa->dev, sa->sink_mtu, sa->big_tap, sa->big_mtu, sa->big_mtu, sa->dev, sa->big_mtu,
                                    sa->big_mtu);
+        if (sa->present && a->sink.type != VSPAN_SINK_INTERFACE && sa->stats.unread_dropped)
+            g_string_append_printf(text, "  warning: %s dropped %" G_GUINT64_FORMAT " copies unread: the appliance is down or not reading them (its NIC down, or its capture stopped); start it, or check its capture interface\n",
+                                   sa->dev, sa->stats.unread_dropped);
         if (sa->tso)
             g_string_append_printf(text, "  warning: %s takes TCP segmentation offload (the appliance's NIC negotiated it): copies of large sends arrive as super-frames of up to 64 KB, which Suricata and Zeek report as truncated packets; turn it off on the appliance's interface: <driver><guest tso4='off' tso6='off' ecn='off' ufo='off'/></driver>\n",
                                    sa->dev);
