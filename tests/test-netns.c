@@ -36,6 +36,12 @@ static const char *config_xml =
     "  <appliance name='sensor' domain='sensor'><sink type='netdev' dev='eno3'/></appliance>"
     "  <appliance name='remote' domain='collector'>"
     "    <sink type='vxlan' remote='10.77.0.2' local='10.77.0.1' vni='4242'/></appliance>"
+    "  <appliance name='vx64' domain='collector'>"
+    "    <sink type='vxlan' remote='10.77.0.2' local='10.77.0.1' vni='64' snaplen='64'/></appliance>"
+    "  <appliance name='vx128' domain='collector'>"
+    "    <sink type='vxlan' remote='10.77.0.2' local='10.77.0.1' vni='128' snaplen='128'/></appliance>"
+    "  <appliance name='vx1514' domain='collector'>"
+    "    <sink type='vxlan' remote='10.77.0.2' local='10.77.0.1' vni='1514' snaplen='1514'/></appliance>"
     "</vspan>";
 
 typedef struct {
@@ -69,17 +75,18 @@ fx_teardown(Fx *fx, gconstpointer data)
 
 /* Plan and apply the start phase for domain web1 whose interface on vnet0
  * is mirrored to @appliance in @direction; the error is returned. */
+/* Plan domain web1 (its NIC on @tap) with @rules (<vspan:mirror>
+ * elements) and apply it. */
 static GError *
-fx_apply(Fx *fx, const char *tap, const char *appliance, const char *direction)
+fx_apply_rules(Fx *fx, const char *tap, const char *rules)
 {
     g_autofree char *xml = g_strdup_printf(
         "<domain type='qemu'><name>web1</name>"
         "<uuid>6f1c1c9e-2c1a-4c55-9d1e-0a3c1d2e3f41</uuid>"
-        "<metadata><vspan:domain xmlns:vspan='urn:vspan:domain:1'>"
-        "<vspan:mirror appliance='%s' direction='%s'/></vspan:domain></metadata>"
+        "<metadata><vspan:domain xmlns:vspan='urn:vspan:domain:1'>%s</vspan:domain></metadata>"
         "<devices><interface type='bridge'><mac address='" MAC_A "'/>"
         "<source bridge='br0'/><target dev='%s'/><alias name='net0'/></interface>"
-        "</devices></domain>", appliance, direction, tap);
+        "</devices></domain>", rules, tap);
     g_autoptr(GError) error = NULL;
     g_autoptr(VspanDomain) dom = vspan_domain_parse(xml, strlen(xml), "web1.xml", &error);
     g_autoptr(VspanObserved) obs = vspan_observed_new();
@@ -90,6 +97,14 @@ fx_apply(Fx *fx, const char *tap, const char *appliance, const char *direction)
     g_assert_cmpuint(plan->errors->len, ==, 0);
     vspan_exec_apply(fx->be, plan, &error);
     return g_steal_pointer(&error);
+}
+
+static GError *
+fx_apply(Fx *fx, const char *tap, const char *appliance, const char *direction)
+{
+    g_autofree char *rule = g_strdup_printf("<vspan:mirror appliance='%s' direction='%s'/>", appliance, direction);
+
+    return fx_apply_rules(fx, tap, rule);
 }
 
 static void
@@ -553,24 +568,35 @@ test_counters(Fx *fx, gconstpointer data)
     traffic_free(&t);
 }
 
-/* A vxlan sink: copies leave encapsulated with the configured VNI for a
- * collector in another namespace. */
+/* One VXLAN packet as the collector captured it. */
+typedef struct {
+    guint vni;
+    GBytes *inner;
+    gboolean fragment;      /* an outer IP fragment */
+} VxCopy;
+
 static void
-test_vxlan(Fx *fx, gconstpointer data)
+vx_copy_free(VxCopy *c)
+{
+    g_bytes_unref(c->inner);
+    g_free(c);
+}
+
+/* A vxlan collector, 10.77.0.2 in a namespace of its own behind a veth
+ * (MTU 1500) from 10.77.0.1: once it listens, @rules are applied to vnet0
+ * and @frames sent from guest A; returns what reached it, decoded (outer IP
+ * fragments are counted, not decoded). */
+static GPtrArray *
+vxlan_collect(Fx *fx, const char *rules, GPtrArray *frames, guint *frags)
 {
     int ready[2], result[2];
     pid_t pid;
     char c;
-    g_autoptr(GByteArray) buf = g_byte_array_new();
-    g_autoptr(GBytes) f1 = nt_frame(MAC_B, MAC_A, 0x0800, 0, "vx-one", 120);
-    g_autoptr(GBytes) f2 = nt_frame(MAC_B, MAC_A, 0x86dd, 0, "vx-two", 300);
-    /* larger than the path to the collector (veth MTU 1500): cut to fit */
-    g_autoptr(GBytes) f3 = nt_frame(MAC_B, MAC_A, 0x0800, 0, "vx-jumbo", 8000);
-    const gsize fit = 1500 - 20 - 8 - 8;
-    guint found = 0, vx = 0, cut = 0, frags = 0;
-    VspanSinkStats st;
     int status;
+    g_autoptr(GByteArray) buf = g_byte_array_new();
+    GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)vx_copy_free);
 
+    *frags = 0;
     g_assert_cmpint(pipe2(ready, O_CLOEXEC), ==, 0);
     g_assert_cmpint(pipe2(result, O_CLOEXEC), ==, 0);
     pid = fork();
@@ -608,10 +634,12 @@ test_vxlan(Fx *fx, gconstpointer data)
     nt_run("ip link add vxh type veth peer name vxp netns %d && ip addr add 10.77.0.1/24 dev vxh && ip link set vxh up", pid);
     g_assert_cmpint(read(ready[0], &c, 1), ==, 1);
 
-    fx_apply_ok(fx, "remote", "from-vm");
-    nt_send(fx->a, f1);
-    nt_send(fx->a, f2);
-    nt_send(fx->a, f3);
+    {
+        g_autoptr(GError) error = fx_apply_rules(fx, "vnet0", rules);
+        g_assert_no_error(error);
+    }
+    for (guint i = 0; i < frames->len; i++)
+        nt_send(fx->a, frames->pdata[i]);
 
     g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
     g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
@@ -625,6 +653,7 @@ test_vxlan(Fx *fx, gconstpointer data)
     for (gsize off = 0; off + 4 <= buf->len;) {
         guint32 len;
         const guint8 *p;
+        VxCopy *vc;
 
         memcpy(&len, buf->data + off, 4);
         p = buf->data + off + 4;
@@ -632,32 +661,109 @@ test_vxlan(Fx *fx, gconstpointer data)
         /* Ethernet + IPv4 (no options) + UDP dport 4789 + VXLAN */
         if (len < 14 + 20 + 8 + 8 || p[12] != 0x08 || p[13] != 0x00 || p[14 + 9] != 17)
             continue;
-        if ((p[14 + 6] & 0x20) || ((p[14 + 6] & 0x1f) | p[14 + 7]))
-            frags++;        /* an outer IP fragment */
+        if ((p[14 + 6] & 0x20) || ((p[14 + 6] & 0x1f) | p[14 + 7])) {
+            (*frags)++;
+            continue;
+        }
         if (((p[14 + 22] << 8) | p[14 + 23]) != 4789)
             continue;
-        vx++;
         g_assert_cmphex(p[14 + 28], ==, 0x08);     /* VNI present */
-        g_assert_cmpuint((p[14 + 32] << 16) | (p[14 + 33] << 8) | p[14 + 34], ==, 4242);
-        {
-            g_autoptr(GBytes) inner = g_bytes_new(p + 14 + 36, len - 14 - 36);
-            if (g_bytes_equal(inner, f1) || g_bytes_equal(inner, f2))
-                found++;
-            else if (g_bytes_get_size(inner) == fit &&
-                     memcmp(g_bytes_get_data(inner, NULL), g_bytes_get_data(f3, NULL), fit) == 0)
-                cut++;
-        }
+        vc = g_new0(VxCopy, 1);
+        vc->vni = (p[14 + 32] << 16) | (p[14 + 33] << 8) | p[14 + 34];
+        vc->inner = g_bytes_new(p + 14 + 36, len - 14 - 36);
+        g_ptr_array_add(out, vc);
     }
     close(ready[0]);
     close(result[0]);
+    return out;
+}
+
+/* A vxlan sink: copies leave encapsulated with the configured VNI for a
+ * collector in another namespace; a frame larger than the path (8000
+ * bytes over 1500) is cut to fit, never fragmented. */
+static void
+test_vxlan(Fx *fx, gconstpointer data)
+{
+    g_autoptr(GPtrArray) frames = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+    g_autoptr(GPtrArray) got = NULL;
+    const gsize fit = 1500 - 20 - 8 - 8;
+    guint found = 0, cut = 0, frags = 0;
+    VspanSinkStats st;
+    GBytes *f3;
+
+    g_ptr_array_add(frames, nt_frame(MAC_B, MAC_A, 0x0800, 0, "vx-one", 120));
+    g_ptr_array_add(frames, nt_frame(MAC_B, MAC_A, 0x86dd, 0, "vx-two", 300));
+    /* larger than the path to the collector (veth MTU 1500): cut to fit */
+    g_ptr_array_add(frames, f3 = nt_frame(MAC_B, MAC_A, 0x0800, 0, "vx-jumbo", 8000));
+    got = vxlan_collect(fx, "<vspan:mirror appliance='remote' direction='from-vm'/>", frames, &frags);
+    for (guint i = 0; i < got->len; i++) {
+        const VxCopy *vc = got->pdata[i];
+
+        g_assert_cmpuint(vc->vni, ==, 4242);
+        if (g_bytes_equal(vc->inner, frames->pdata[0]) || g_bytes_equal(vc->inner, frames->pdata[1]))
+            found++;
+        else if (g_bytes_get_size(vc->inner) == fit &&
+                 memcmp(g_bytes_get_data(vc->inner, NULL), g_bytes_get_data(f3, NULL), fit) == 0)
+            cut++;
+    }
     g_test_message("vxlan: %u copies at the collector, %u whole, %u cut to %zu bytes, %u outer fragments",
-                   vx, found, cut, fit, frags);
-    g_assert_cmpuint(vx, ==, 3);
+                   got->len, found, cut, fit, frags);
+    g_assert_cmpuint(got->len, ==, 3);
     g_assert_cmpuint(found, ==, 2);
     g_assert_cmpuint(cut, ==, 1);
     g_assert_cmpuint(frags, ==, 0);
     g_assert_true(fx->be->klass->sink_stats(fx->be, "vspanvx4242", &st));
     g_assert_cmpuint(st.truncated, ==, 1);
+}
+
+/* snaplen 64/128/1514 on three vxlan sinks (VNIs 64, 128, 1514), frames of
+ * 60 to 9000 bytes from a 9000-MTU bridge: each collector copy is the
+ * original's first min(length, snaplen, fit) bytes (1514 is above the
+ * 1500-byte path's fit, 1464: the fit wins); the originals reach the other
+ * guest whole. */
+static void
+test_vxlan_snaplen(Fx *fx, gconstpointer data)
+{
+    static const guint sizes[] = { 60, 64, 100, 128, 129, 1464, 1465, 1514, 4000, 9000 };
+    static const struct { guint vni, limit; } sinks[] = { { 64, 64 }, { 128, 128 }, { 1514, 1500 - 36 } };
+    g_autoptr(GPtrArray) frames = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+    g_autoptr(GPtrArray) got = NULL, at_b = NULL;
+    guint frags = 0;
+
+    for (guint i = 0; i < G_N_ELEMENTS(sizes); i++) {
+        g_autofree char *label = g_strdup_printf("vxsnap-%u", sizes[i]);
+        g_ptr_array_add(frames, nt_frame(MAC_B, MAC_A, 0x0800, 0, label, sizes[i]));
+    }
+    got = vxlan_collect(fx, "<vspan:mirror appliance='vx64' direction='from-vm'/>"
+                            "<vspan:mirror appliance='vx128' direction='from-vm'/>"
+                            "<vspan:mirror appliance='vx1514' direction='from-vm'/>", frames, &frags);
+    at_b = nt_collect(fx->b, 100);
+    for (guint i = 0; i < frames->len; i++)
+        g_assert_cmpuint(nt_count(at_b, frames->pdata[i]), ==, 1);      /* originals whole */
+    g_assert_cmpuint(frags, ==, 0);
+    for (guint k = 0; k < G_N_ELEMENTS(sinks); k++) {
+        guint n = 0, right = 0;
+
+        for (guint i = 0; i < got->len; i++) {
+            const VxCopy *vc = got->pdata[i];
+
+            if (vc->vni != sinks[k].vni)
+                continue;
+            for (guint f = 0; f < frames->len; f++) {
+                gsize olen, clen;
+                const guint8 *o = g_bytes_get_data(frames->pdata[f], &olen);
+                const guint8 *cp = g_bytes_get_data(vc->inner, &clen);
+                /* each original carries its size in its label: one match each */
+                if (clen == MIN(olen, sinks[k].limit) && memcmp(cp, o, clen) == 0)
+                    right++;
+            }
+            n++;
+        }
+        g_test_message("vxlan VNI %u: %u copies, %u matching an original's first min(length, %u) bytes",
+                       sinks[k].vni, n, right, sinks[k].limit);
+        g_assert_cmpuint(n, ==, frames->len);
+        g_assert_cmpuint(right, ==, frames->len);
+    }
 }
 
 static void
@@ -740,6 +846,7 @@ main(int argc, char **argv)
     ADD("sink-gone-fail-open", test_sink_gone);
     ADD("counters", test_counters);
     ADD("vxlan-sink", test_vxlan);
+    ADD("vxlan-snaplen", test_vxlan_snaplen);
     ADD("errors", test_errors);
     ADD("classifier", test_classifier_fallback);
     return g_test_run();
