@@ -78,6 +78,9 @@ expect_err "vspanctl: $EX/vspan.xml: root element is <vspan>, not <domain>; pass
 printf '<!DOCTYPE d [<!ENTITY e SYSTEM "file:///etc/passwd">]><domain><name>&e;</name></domain>' >"$tmp/xxe.xml"
 run "external entity not expanded" 1 plan --domain-xml "$tmp/xxe.xml" --config "$EX/vspan.xml"
 if grep -q root: "$tmp/out" "$tmp/err"; then bad "external entity expanded"; else ok "no /etc/passwd in output"; fi
+run "unparsable input, --json" 1 plan --domain-xml "$tmp/xxe.xml" --config "$EX/vspan.xml" --json
+expected='{"phase":"start","domain":null,"uuid":null,"needs_agent":false,"mirrors":[],"vfs":[],"unmonitored":[],"ops":[],"warnings":[],"errors":["'"$tmp"'/xxe.xml: a <!DOCTYPE> (DTD, entity declarations) is not accepted; libvirt never writes one: remove it"]}'
+if [ "$out" = "$expected" ]; then ok "--json carries every documented key when the input does not parse"; else bad "--json on a parse failure: $out"; fi
 
 # --- 10,000 interfaces: planning scales linearly -----------------------------
 # Not a timing bound (machines are noisy, sanitizers slow): the time for

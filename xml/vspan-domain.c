@@ -177,6 +177,30 @@ vspan_domain_parse_iface(VspanDomain *dom, const xmlNode *node, const char *name
     return TRUE;
 }
 
+/* "6f1c1c9e2c1a4c559d1e0a3c1d2e3f41", with or without dashes, in the
+ * canonical 8-4-4-4-12 lower-case form; "" for ""; NULL when it is not 32
+ * hex digits. */
+static char *
+vspan_uuid_canonical(const char *raw)
+{
+    char hex[33];
+    guint n = 0;
+
+    for (const char *p = raw; *p; p++) {
+        if (*p == '-')
+            continue;
+        if (!g_ascii_isxdigit(*p) || n == 32)
+            return NULL;
+        hex[n++] = g_ascii_tolower(*p);
+    }
+    if (n == 0)
+        return g_strdup("");
+    if (n != 32)
+        return NULL;
+    hex[32] = '\0';
+    return g_strdup_printf("%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
+}
+
 static void
 vspan_domain_parse_hostdev(VspanDomain *dom, const xmlNode *node)
 {
@@ -399,20 +423,26 @@ vspan_domain_parse(const char *buf, gsize len, const char *name, GError **error)
                     "%s: the domain has no <name>; pass a complete libvirt domain XML", name);
         return NULL;
     }
-    /* libvirt refuses names with a newline; vspan refuses every control
-     * character, so that a name can never split or forge a message line */
-    for (const char *c = dom->name; *c; c++)
-        if ((guchar)*c < 0x20 || *c == 0x7f) {
-            g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
-                        "%s: the domain <name> contains a control character; pass the XML libvirt produced", name);
-            return NULL;
-        }
+    /* libvirt refuses a name with a line break, and so does vspan; any
+     * other character libvirt takes (a tab, ...) is taken, and every
+     * message quoting the name is one line (vspan_message_vprintf) */
+    if (strchr(dom->name, '\n')) {
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                    "%s: the domain <name> contains a line break, which libvirt refuses too; pass the XML libvirt produced",
+                    name);
+        return NULL;
+    }
     {
         const xmlNode *n = vspan_xml_child(root, "uuid");
         xmlChar *content = n ? xmlNodeGetContent(n) : NULL;
-        dom->uuid = g_strstrip(g_strdup(content ? (const char *)content : ""));
+        g_autofree char *raw = g_strstrip(g_strdup(content ? (const char *)content : ""));
+
         xmlFree(content);
-        if (*dom->uuid && !g_uuid_string_is_valid(dom->uuid)) {
+        /* libvirt reads 32 hex digits with dashes anywhere (or none) and
+         * writes the canonical form: vspan keeps that form */
+        dom->uuid = vspan_uuid_canonical(raw);
+        if (*raw && !dom->uuid) {
+            dom->uuid = g_strdup(raw);
             g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
                         "domain '%s': <uuid> is not a UUID; pass the XML libvirt produced", dom->name);
             return NULL;

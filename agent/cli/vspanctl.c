@@ -82,18 +82,25 @@ vspanctl_read_input(const char *path, char **buf, gsize *len, GError **error)
     return vspan_file_read(path, buf, len, error);
 }
 
+/* The plan JSON when there is no plan (the input did not parse): every
+ * documented key, empty, and the one error. */
 static void
-vspanctl_print_failure_json(const char *message)
+vspanctl_print_failure_json(VspanPhase phase, const char *message)
 {
+    static const char *const arrays[] = { "mirrors", "vfs", "unmonitored", "ops", "warnings" };
     g_autofree char *out = NULL;
     VspanJson j;
 
     vspan_json_init(&j);
     vspan_json_begin_object(&j, NULL);
-    vspan_json_begin_array(&j, "mirrors");
-    vspan_json_end_array(&j);
-    vspan_json_begin_array(&j, "vfs");
-    vspan_json_end_array(&j);
+    vspan_json_string(&j, "phase", vspan_phase_to_string(phase));
+    vspan_json_null(&j, "domain");
+    vspan_json_null(&j, "uuid");
+    vspan_json_bool(&j, "needs_agent", FALSE);
+    for (guint i = 0; i < G_N_ELEMENTS(arrays); i++) {
+        vspan_json_begin_array(&j, arrays[i]);
+        vspan_json_end_array(&j);
+    }
     vspan_json_begin_array(&j, "errors");
     vspan_json_string(&j, NULL, message);
     vspan_json_end_array(&j);
@@ -150,7 +157,7 @@ vspanctl_plan(int argc, char **argv)
         !(dom = vspan_domain_parse(buf, len, g_str_equal(domain_xml, "-") ? "domain XML" : domain_xml, &error)) ||
         (observed_path && !(obs = vspan_observed_load(observed_path, &error)))) {
         if (json)
-            vspanctl_print_failure_json(error->message);
+            vspanctl_print_failure_json(phase, error->message);
         else
             vspanctl_error(error->message);
         return VSPANCTL_EXIT_REFUSED;

@@ -774,8 +774,26 @@ vspan_planner_vf_settings(VspanPlanner *p, const VspanVfReq *req, const VspanIfa
         s->vlan = libvirt_vlan;
     }
 
-    if (!pool)
+    if (!pool) {
+        /* the pool is not known (offline, no PF resolved): what no pool
+         * of the config could grant is refused all the same */
+        gboolean vlan_ok = s->vlan == 0, trust_ok = s->trust != VSPAN_SWITCH_ON;
+        gboolean appliance = vspan_config_is_appliance_domain(p->config, p->dom->name);
+
+        for (guint i = 0; i < p->config->pools->len; i++) {
+            const VspanPool *o = p->config->pools->pdata[i];
+            vlan_ok |= vspan_range_set_contains(o->vlans, s->vlan);
+            trust_ok |= o->trust == VSPAN_TRUST_POLICY_ANY || (o->trust == VSPAN_TRUST_POLICY_APPLIANCES && appliance);
+        }
+        if (p->config->pools->len && !vlan_ok)
+            vspan_plan_error(p->plan, "%s: VLAN %u is allowed in no pool of %s; use an allowed VLAN or ask the host admin",
+                             where, s->vlan, p->config->path);
+        if (p->config->pools->len && !trust_ok)
+            vspan_plan_error(p->plan,
+                             "%s: trust is permitted for domain '%s' in no pool of %s; remove trust=\"on\"",
+                             where, p->dom->name, p->config->path);
         return;
+    }
     if (s->vlan != 0 && !vspan_range_set_contains(pool->vlans, s->vlan)) {
         g_autofree char *allowed = vspan_range_set_format(pool->vlans);
         vspan_plan_error(p->plan,
