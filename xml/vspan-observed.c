@@ -78,6 +78,13 @@ vspan_observed_free(VspanObserved *obs)
     g_free(obs);
 }
 
+/* the key of the per-hook tables: "dev/hook" */
+static char *
+vspan_observed_key(const char *dev, VspanHook hook)
+{
+    return g_strdup_printf("%s/%s", dev, vspan_hook_to_string(hook));
+}
+
 void
 vspan_observed_add_mirror(VspanObserved *obs, const char *dev, VspanHook hook,
                           const char *const *sinks)
@@ -88,13 +95,13 @@ vspan_observed_add_mirror(VspanObserved *obs, const char *dev, VspanHook hook,
     m->hook = hook;
     m->sinks = g_strdupv((char **)sinks);
     g_hash_table_replace(obs->mirrors,
-                         g_strdup_printf("%s/%s", dev, vspan_hook_to_string(hook)), m);
+                         vspan_observed_key(dev, hook), m);
 }
 
 const VspanObservedMirror *
 vspan_observed_find_mirror(const VspanObserved *obs, const char *dev, VspanHook hook)
 {
-    g_autofree char *key = g_strdup_printf("%s/%s", dev, vspan_hook_to_string(hook));
+    g_autofree char *key = vspan_observed_key(dev, hook);
 
     return g_hash_table_lookup(obs->mirrors, key);
 }
@@ -130,14 +137,14 @@ vspan_observed_find_selects(const VspanObserved *obs, const char *dev)
 void
 vspan_observed_set_tag(VspanObserved *obs, const char *dev, VspanHook hook, guint vlan)
 {
-    g_hash_table_replace(obs->tags, g_strdup_printf("%s/%s", dev, vspan_hook_to_string(hook)),
+    g_hash_table_replace(obs->tags, vspan_observed_key(dev, hook),
                          GUINT_TO_POINTER(vlan));
 }
 
 guint
 vspan_observed_get_tag(const VspanObserved *obs, const char *dev, VspanHook hook)
 {
-    g_autofree char *key = g_strdup_printf("%s/%s", dev, vspan_hook_to_string(hook));
+    g_autofree char *key = vspan_observed_key(dev, hook);
 
     return GPOINTER_TO_UINT(g_hash_table_lookup(obs->tags, key));
 }

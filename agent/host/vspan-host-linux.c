@@ -68,7 +68,8 @@ vspan_linux_resolve(const char *dev, const char *role, GError **error)
  * to the collector: the MTU of the route to `remote` (its MTU metric, else
  * its device's), less the outer IP header (20, or 40 over IPv6) and the
  * tunnel's (VXLAN: UDP 8 + 8; GRE: 4, + 4 with a key; ERSPAN: GRE 8 + 8 or
- * 12) -- what remains is the whole inner frame, Ethernet header included.  Larger copies would leave as outer IP fragments (measured:
+ * 12) -- what remains is the whole inner frame, Ethernet header included.
+ * Larger copies would leave as outer IP fragments (measured:
  * the kernel fragments them, DF being clear), which collectors and
  * middleboxes often drop.  0 for sinks that are not tunnels, or when no
  * route is known (nothing is cut then). */
@@ -174,7 +175,6 @@ vspan_linux_sink_stats(VspanHost *b, const char *dev, VspanSinkStats *st)
 {
     VspanLinuxHost *self = (VspanLinuxHost *)b;
     const VspanBpfShaper *sh = g_hash_table_lookup(self->shapers, dev);
-
     int ifindex = vspan_link_ifindex(dev);
 
     *st = (VspanSinkStats){ 0 };
@@ -331,18 +331,26 @@ vspan_linux_tagger(VspanLinuxHost *self, guint vlan, GError **error)
     return t;
 }
 
+/* The copy-tag and copy-untag filters of @dev's @hook; @what must outlive them. */
+static void
+vspan_linux_tag_das(const char *dev, VspanHook hook, const char *what, VspanTcDa *tag, VspanTcDa *untag)
+{
+    *tag = (VspanTcDa){ dev, hook, VSPAN_TC_PRIO_TAG, VSPAN_TC_TAG_NAME, what };
+    *untag = (VspanTcDa){ dev, hook, VSPAN_TC_PRIO_UNTAG, VSPAN_TC_UNTAG_NAME, what };
+}
+
 static gboolean
 vspan_linux_tag_set(VspanHost *b, const char *dev, VspanHook hook, guint vlan, GError **error)
 {
     VspanLinuxHost *self = (VspanLinuxHost *)b;
     g_autofree char *what = g_strdup_printf("tag the copies of '%s'", dev);
     g_autofree char *name = g_strdup_printf(VSPAN_TC_TAG_NAME "%u", vlan);
-    const VspanTcDa tag = { dev, hook, VSPAN_TC_PRIO_TAG, VSPAN_TC_TAG_NAME, what };
-    const VspanTcDa untag = { dev, hook, VSPAN_TC_PRIO_UNTAG, VSPAN_TC_UNTAG_NAME, what };
+    VspanTcDa tag, untag;
     const VspanTagger *t, *u;
     VspanTcAttach at;
     int ifindex = vspan_linux_resolve(dev, "tap", error);
 
+    vspan_linux_tag_das(dev, hook, what, &tag, &untag);
     if (ifindex <= 0 || !(t = vspan_linux_tagger(self, vlan, error)) ||
         !(u = vspan_linux_tagger(self, 0, error)) || !vspan_linux_attach(self, ifindex, dev, &at, error))
         return FALSE;
@@ -356,11 +364,11 @@ vspan_linux_tag_del(VspanHost *b, const char *dev, VspanHook hook, GError **erro
 {
     VspanLinuxHost *self = (VspanLinuxHost *)b;
     g_autofree char *what = g_strdup_printf("tag the copies of '%s'", dev);
-    const VspanTcDa tag = { dev, hook, VSPAN_TC_PRIO_TAG, VSPAN_TC_TAG_NAME, what };
-    const VspanTcDa untag = { dev, hook, VSPAN_TC_PRIO_UNTAG, VSPAN_TC_UNTAG_NAME, what };
+    VspanTcDa tag, untag;
     VspanTcAttach at;
     int ifindex = vspan_link_ifindex(dev);
 
+    vspan_linux_tag_das(dev, hook, what, &tag, &untag);
     if (ifindex <= 0)
         return TRUE;    /* the tap is gone, and its filters with it */
     /* in the reverse order: no frame leaves marked */
@@ -385,15 +393,22 @@ vspan_linux_vf_matches(VspanHost *b, const VspanOp *op)
            vspan_vf_settings_match(&op->vf_settings, &got);
 }
 
+/* One interface ioctl (@request) on @dev, @ifr filled by the kernel. */
+static gboolean
+vspan_linux_ifreq(VspanHost *b, const char *dev, unsigned long request, struct ifreq *ifr)
+{
+    if (!dev || strlen(dev) >= IFNAMSIZ)
+        return FALSE;
+    strcpy(ifr->ifr_name, dev);
+    return ioctl(((VspanLinuxHost *)b)->ioctl_fd, request, ifr) == 0;
+}
+
 static int
 vspan_linux_ifindex(VspanHost *b, const char *dev)
 {
     struct ifreq ifr = { 0 };
 
-    if (!dev || strlen(dev) >= IFNAMSIZ)
-        return 0;
-    strcpy(ifr.ifr_name, dev);
-    return ioctl(((VspanLinuxHost *)b)->ioctl_fd, SIOCGIFINDEX, &ifr) < 0 ? 0 : ifr.ifr_ifindex;
+    return vspan_linux_ifreq(b, dev, SIOCGIFINDEX, &ifr) ? ifr.ifr_ifindex : 0;
 }
 
 /* @name of @ifindex, "" when it is gone */
@@ -412,10 +427,7 @@ vspan_linux_mtu(VspanHost *b, const char *dev)
 {
     struct ifreq ifr = { 0 };
 
-    if (!dev || strlen(dev) >= IFNAMSIZ)
-        return 0;
-    strcpy(ifr.ifr_name, dev);
-    return ioctl(((VspanLinuxHost *)b)->ioctl_fd, SIOCGIFMTU, &ifr) < 0 ? 0 : (guint)ifr.ifr_mtu;
+    return vspan_linux_ifreq(b, dev, SIOCGIFMTU, &ifr) ? (guint)ifr.ifr_mtu : 0;
 }
 
 static gboolean
@@ -424,10 +436,7 @@ vspan_linux_tso(VspanHost *b, const char *dev)
     struct ethtool_value v = { .cmd = ETHTOOL_GTSO };
     struct ifreq ifr = { .ifr_data = (void *)&v };
 
-    if (!dev || strlen(dev) >= IFNAMSIZ)
-        return FALSE;
-    strcpy(ifr.ifr_name, dev);
-    return ioctl(((VspanLinuxHost *)b)->ioctl_fd, SIOCETHTOOL, &ifr) == 0 && v.data;
+    return vspan_linux_ifreq(b, dev, SIOCETHTOOL, &ifr) && v.data;
 }
 
 static gboolean

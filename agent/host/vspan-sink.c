@@ -94,6 +94,26 @@ vspan_vxlan_create(VspanNl *nl, const VspanSink *sink, const char *dev, GError *
     return TRUE;
 }
 
+/* The kernel's link kind of each sink type vspand creates. */
+static const char *
+vspan_sink_kind(const VspanSink *sink)
+{
+    gboolean v6 = sink->remote && strchr(sink->remote, ':');
+
+    switch (sink->type) {
+    case VSPAN_SINK_TAP:
+        return "tun";
+    case VSPAN_SINK_VXLAN:
+        return "vxlan";
+    case VSPAN_SINK_GRETAP:
+        return v6 ? "ip6gretap" : "gretap";
+    case VSPAN_SINK_ERSPAN:
+        return v6 ? "ip6erspan" : "erspan";
+    default:
+        return NULL;
+    }
+}
+
 /* gretap, erspan (and their IPv6 kinds) over raw RTM_NEWLINK: libnl 3.7
  * knows no erspan.  ERSPAN carries its session ID in the GRE key and
  * needs sequence numbers (the kernel refuses it otherwise).  Version 2
@@ -105,9 +125,9 @@ vspan_gre_create(VspanNl *nl, const VspanSink *sink, const char *dev, GError **e
 {
     g_autoptr(GInetAddress) remote = g_inet_address_new_from_string(sink->remote);
     g_autoptr(GInetAddress) local = sink->local ? g_inet_address_new_from_string(sink->local) : NULL;
-    gboolean v6 = g_inet_address_get_family(remote) == G_SOCKET_FAMILY_IPV6;
+    const char *kind = vspan_sink_kind(sink);
+    gboolean v6 = g_str_has_prefix(kind, "ip6");
     gboolean erspan = sink->type == VSPAN_SINK_ERSPAN;
-    const char *kind = erspan ? (v6 ? "ip6erspan" : "erspan") : (v6 ? "ip6gretap" : "gretap");
     g_autoptr(VspanNlMsg) msg = nlmsg_alloc_simple(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
     struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
     g_autofree char *what = g_strdup_printf("RTM_NEWLINK %s %s remote %s key %u", kind, dev, sink->remote, sink->key);
@@ -147,26 +167,6 @@ vspan_gre_create(VspanNl *nl, const VspanSink *sink, const char *dev, GError **e
         return FALSE;
     }
     return TRUE;
-}
-
-/* The kernel's link kind of each sink type vspand creates. */
-static const char *
-vspan_sink_kind(const VspanSink *sink)
-{
-    gboolean v6 = sink->remote && strchr(sink->remote, ':');
-
-    switch (sink->type) {
-    case VSPAN_SINK_TAP:
-        return "tun";
-    case VSPAN_SINK_VXLAN:
-        return "vxlan";
-    case VSPAN_SINK_GRETAP:
-        return v6 ? "ip6gretap" : "gretap";
-    case VSPAN_SINK_ERSPAN:
-        return v6 ? "ip6erspan" : "erspan";
-    default:
-        return NULL;
-    }
 }
 
 static gboolean

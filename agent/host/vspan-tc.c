@@ -908,16 +908,10 @@ vspan_tc_find_da(GPtrArray *filters, guint32 prio, const char *name, gboolean *f
     return found;
 }
 
-static GPtrArray *
-vspan_tc_dump_da(VspanNl *nl, int ifindex, const VspanTcAttach *at, const VspanTcDa *da, GError **error)
-{
-    return vspan_tc_dump_hook(nl, ifindex, at->parent[da->hook], da->hook, FALSE, error);
-}
-
 guint32
 vspan_tc_da_id(VspanNl *nl, int ifindex, const VspanTcAttach *at, const VspanTcDa *da)
 {
-    g_autoptr(GPtrArray) filters = at->parent[da->hook] ? vspan_tc_dump_da(nl, ifindex, at, da, NULL) : NULL;
+    g_autoptr(GPtrArray) filters = at->parent[da->hook] ? vspan_tc_dump_hook(nl, ifindex, at->parent[da->hook], da->hook, FALSE, NULL) : NULL;
     gboolean foreign;
     VspanTcFilter *f = filters ? vspan_tc_find_da(filters, da->prio, da->name, &foreign) : NULL;
 
@@ -943,7 +937,7 @@ vspan_tc_da_set(VspanNl *nl, int ifindex, const VspanTcAttach *at, const VspanTc
                     da->what, vspan_hook_to_string(da->hook));
         return FALSE;
     }
-    filters = vspan_tc_dump_da(nl, ifindex, at, da, error);
+    filters = vspan_tc_dump_hook(nl, ifindex, at->parent[da->hook], da->hook, FALSE, error);
     if (!filters)
         return FALSE;
     have = vspan_tc_find_da(filters, da->prio, da->name, &foreign);
