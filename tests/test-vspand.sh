@@ -20,11 +20,26 @@ export VSPAN_BPF_DIR=$BUILD/bpf VSPAN_BPF_PINDIR=$T/bpffs/vspan
 mkdir -p "$T/bpffs" && mount -t bpf bpf "$T/bpffs"
 printf '%s\n' '<vspan><appliance name="ids" domain="ids"><sink type="tap" dev="vspan-at0" snaplen="128"/></appliance><program name="head" builtin="flow-head" packets="4"/></vspan>' >"$T/vspan.xml"
 # vspand runs with exactly the capabilities its systemd unit leaves it (the
-# built unit's CapabilityBoundingSet): a capability the unit lacks fails the
-# checks below (measured: without CAP_BPF, no eBPF program loads)
-caps=$(sed -n 's/^CapabilityBoundingSet=//p' "$BUILD/data/vspand.service" | tr ' ' '\n' | sed 's/^CAP_/+/' |
+# built unit's CapabilityBoundingSet), under its NoNewPrivileges, and in a
+# seccomp sandbox built from its SystemCallFilter= and
+# RestrictAddressFamilies= (tests/unit-sandbox.py: a call outside them kills
+# vspand): a capability, system call or address family the unit lacks fails
+# the checks below (measured: without CAP_BPF, no eBPF program loads)
+UNIT=$BUILD/data/vspand.service
+caps=$(sed -n 's/^CapabilityBoundingSet=//p' "$UNIT" | tr ' ' '\n' | sed 's/^CAP_/+/' |
        tr 'A-Z' 'a-z' | paste -sd, -)
-AGENT=(setpriv --bounding-set "-all,$caps" --inh-caps -all "$BUILD/agent/vspand")
+SANDBOX=(setpriv --bounding-set "-all,$caps" --inh-caps -all --no-new-privs
+         python3 "$(dirname "$0")/unit-sandbox.py" "$UNIT")
+AGENT=("${SANDBOX[@]}" "$BUILD/agent/vspand")
+"${SANDBOX[@]}" /usr/bin/python3 -c 'import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM)' 2>/dev/null
+rc=$?
+check "the sandbox is real: an AF_INET socket kills its process (SIGSYS: rc 159, got $rc)" test "$rc" = 159
+"${SANDBOX[@]}" /usr/bin/python3 -c 'import ctypes; ctypes.CDLL(None).umount2(b"/nonexistent", 0)' 2>/dev/null
+rc=$?
+check "the sandbox is real: umount2(), outside @system-service, kills its process (got rc $rc)" test "$rc" = 159
+"${SANDBOX[@]}" /usr/bin/python3 -c 'import socket; socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)'
+rc=$?
+check "the sandbox lets the unit's families through (AF_NETLINK: rc $rc)" test "$rc" = 0
 "${AGENT[@]}" --config "$T/vspan.xml" --state-dir "$T/state" --socket "$VSPAN_SOCKET" --libvirt-uri none >"$T/log" 2>&1 &
 pid=$!
 for _ in $(seq 50); do "$CTL" status >/dev/null 2>&1 && break; sleep 0.1; done
@@ -317,5 +332,51 @@ kill -TERM "$pid"; wait "$pid"; pid=""
 ip link del at1
 ip link del af0
 ip link del ap0
+
+# ---- Type=notify: READY=1 only once the control socket answers ----------
+# A stand-in for systemd's notify socket records each datagram and whether
+# vspand's control socket accepted a connection when it came.
+cat >"$T/notify.py" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+out = open(sys.argv[2], "a", buffering=1)
+open(sys.argv[2] + ".ready", "w").close()
+while True:
+    msg = s.recv(4096).decode().replace("\n", " ")
+    c = socket.socket(socket.AF_UNIX)
+    try:
+        c.connect(sys.argv[3]); up = "listening"
+    except OSError:
+        up = "not-listening"
+    c.close()
+    out.write("%s [%s]\n" % (msg, up))
+PY
+python3 "$T/notify.py" "$T/notify.sock" "$T/notify" "$VSPAN_SOCKET" &
+npid=$!
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; kill "$npid" 2>/dev/null; umount "$T/bpffs" 2>/dev/null; rm -rf "$T"' EXIT
+for _ in $(seq 50); do [ -e "$T/notify.ready" ] && break; sleep 0.1; done
+NOTIFY_SOCKET=$T/notify.sock "${AGENT[@]}" --config "$T/vspan.xml" --state-dir "$T/state" --socket "$VSPAN_SOCKET" \
+    --libvirt-uri none >"$T/log3" 2>&1 &
+pid=$!
+for _ in $(seq 50); do grep -q READY "$T/notify" 2>/dev/null && break; sleep 0.1; done
+check "vspand tells the service manager READY=1 with its PID, when its socket already answers" \
+    test "$(sed -n 1p "$T/notify")" = "READY=1 MAINPID=$pid [listening]"
+kill -HUP "$pid"
+for _ in $(seq 50); do [ "$(wc -l <"$T/notify")" -ge 3 ] && break; sleep 0.1; done
+check "a reload is RELOADING=1, then READY=1" test "$(sed -n '2p;3p' "$T/notify" | cut -d' ' -f1 | paste -sd' ')" = "RELOADING=1 READY=1"
+kill -TERM "$pid"; wait "$pid"; pid=""
+check "a stop is STOPPING=1" test "$(sed -n 4p "$T/notify" | cut -d' ' -f1)" = "STOPPING=1"
+kill "$npid"; wait "$npid" 2>/dev/null
+
+# ---- a state file from a newer vspan: refused in one line, left as it is --
+sed -i 's/^version=.*/version=99/' "$T/state/state.ini"
+cp "$T/state/state.ini" "$T/state.newer"
+"${AGENT[@]}" --config "$T/vspan.xml" --state-dir "$T/state" --socket "$VSPAN_SOCKET" --libvirt-uri none >"$T/log4" 2>&1
+rc=$?
+check "vspand refuses a newer state file (exit 1, got $rc)" test "$rc" = 1
+check "in one line naming the file, the versions and the fix" test "$(grep -v '^$' "$T/log4")" = \
+    "vspand: The state file '$T/state/state.ini' was written by a newer vspan (state version 99; this vspand reads up to 1); install that vspan again, or move the file away to rebuild the state from libvirt and the kernel"
+check "the newer state file is left as it was" cmp -s "$T/state/state.ini" "$T/state.newer"
 
 finish

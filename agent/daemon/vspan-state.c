@@ -69,6 +69,7 @@ vspan_state_load(const char *dir, GError **error)
     g_autoptr(GKeyFile) kf = g_key_file_new();
     g_autoptr(GError) local = NULL;
     g_auto(GStrv) groups = NULL;
+    int version;
 
     st->path = g_build_filename(dir, "state.ini", NULL);
     st->domains = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
@@ -96,6 +97,17 @@ vspan_state_load(const char *dir, GError **error)
         g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_IO,
                     "Cannot read the state file '%s': %s; fix its permissions or move it away",
                     st->path, local->message);
+        return NULL;
+    }
+    version = g_key_file_get_integer(kf, "vspan", "version", NULL);
+    if (version > VSPAN_STATE_VERSION) {
+        /* a downgrade: the newer file may hold what this vspand would
+         * silently drop on its next save (leases among them) */
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_IO,
+                    "The state file '%s' was written by a newer vspan (state version %d; this vspand reads "
+                    "up to %d); install that vspan again, or move the file away to rebuild the state from "
+                    "libvirt and the kernel",
+                    st->path, version, VSPAN_STATE_VERSION);
         return NULL;
     }
     st->generation = g_key_file_get_uint64(kf, "vspan", "generation", NULL);

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <locale.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -223,12 +224,39 @@ vspand_listen(const char *path, GError **error)
 
 /* ---- main --------------------------------------------------------------- */
 
+/* sd_notify(3)'s protocol, without libsystemd: one datagram to
+ * $NOTIFY_SOCKET (a path, or '@' for the abstract namespace).  Type=notify
+ * units wait for READY=1; without systemd the variable is unset and this
+ * does nothing. */
+static void
+vspand_notify(const char *state)
+{
+    const char *path = g_getenv("NOTIFY_SOCKET");
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    socklen_t len;
+    int fd;
+
+    if (!path || !*path || (path[0] != '/' && path[0] != '@') || strlen(path) >= sizeof(sa.sun_path))
+        return;
+    memcpy(sa.sun_path, path, strlen(path));
+    if (path[0] == '@')
+        sa.sun_path[0] = '\0';
+    len = offsetof(struct sockaddr_un, sun_path) + strlen(path);
+    fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return;
+    if (sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sa, len) < 0)
+        g_debug("cannot notify the service manager (%s): %s", path, g_strerror(errno));
+    close(fd);
+}
+
 static gboolean
 vspand_on_term(gpointer data)
 {
     Vspand *d = data;
 
     g_message("stopping; mirrors stay in place");
+    vspand_notify("STOPPING=1");
     g_main_loop_quit(d->loop);
     return G_SOURCE_CONTINUE;
 }
@@ -238,14 +266,17 @@ vspand_on_hup(gpointer data)
 {
     Vspand *d = data;
     g_autoptr(GError) error = NULL;
+    gboolean ok;
 
-    if (!vspan_agent_reload_config(d->agent, &error)) {
+    vspand_notify("RELOADING=1");
+    ok = vspan_agent_reload_config(d->agent, &error);
+    if (!ok)
         g_warning("%s; keeping the previous configuration", error->message);
-        return G_SOURCE_CONTINUE;
-    }
-    vspand_textfile_start(d);
-    if (d->libvirt)
+    else
+        vspand_textfile_start(d);
+    if (ok && d->libvirt)
         vspan_libvirt_schedule_sync(d->libvirt);
+    vspand_notify("READY=1");
     return G_SOURCE_CONTINUE;
 }
 
@@ -333,6 +364,12 @@ main(int argc, char **argv)
         d.libvirt = vspan_libvirt_new(uri, d.agent);
     vspand_textfile_start(&d);
     g_message("vspand %s listening on %s", VSPAN_VERSION, socket_path);
+    /* ready: the socket answers and the kernel matches vspan's records.
+     * libvirt's resync is not waited for: libvirtd starts after vspand. */
+    {
+        g_autofree char *ready = g_strdup_printf("READY=1\nMAINPID=%d", (int)getpid());
+        vspand_notify(ready);
+    }
     g_main_loop_run(d.loop);
 
     g_clear_handle_id(&d.textfile_timer, g_source_remove);
