@@ -13,9 +13,29 @@
 #include <string.h>
 
 #include "vspan-plan.h"
+#include "vspan-select.h"
 
 static const char *datadir;
 static gboolean regenerate;
+
+/* Whether filters compile on a live pcap handle here, as vspand's do (root,
+ * "lo" up): the golden plans were made so, and a plan names the handle that
+ * compiled its filters. */
+static gboolean
+live_handle_here(void)
+{
+    static int live = -1;
+
+    if (live < 0) {
+        VspanSelect sel = { .filter = (char *)"arp" };
+        g_autoptr(GBytes) prog = NULL;
+        gboolean l = FALSE;
+
+        prog = vspan_select_compile(&sel, &l, NULL);
+        live = prog && l;
+    }
+    return live;
+}
 
 static void
 check_golden(const char *base, const char *ext, const char *other_ext, const char *actual)
@@ -91,6 +111,14 @@ test_plan_case(gconstpointer data)
         return;
     }
     g_assert_no_error(error);
+    if ((strstr(buf, "filter=") || strstr(cbuf, "filter=")) && !live_handle_here() && !regenerate) {
+        /* the environment lacks it (a package build as a user, a network
+         * namespace whose lo is down): say so rather than compare plans
+         * that say "compiled without a live handle" */
+        g_test_skip("filters compile on a live pcap handle only with CAP_NET_RAW and lo up; "
+                    "the golden plans name that handle");
+        return;
+    }
     plan = vspan_plan_build(phase_of_case(name), dom, config, obs);
     out = vspan_plan_format_text(plan);
     if (vspan_plan_refuses(plan))

@@ -21,8 +21,59 @@
 #                        reaped_libvirtd/reaped_virtlogd to 1 when it took
 #                        over a daemon the earlier run had started
 #
-# The caller defines log() and bad().
+# The root tiers' TAP lines: ok, bad, check WHAT CMD..., log, finish.
+#
+# Tiers that use the host's libvirtd (qemu:///system):
+#   VIRSH                every virsh call bounded (a hung libvirtd fails the
+#                        call, not the tier)
+#   libvirt_begin        start virtlogd and libvirtd where they are not
+#                        running (recorded, so that a killed run's are taken
+#                        over), else SIGHUP libvirtd so that it reads its
+#                        hook directory again; sets started_libvirtd,
+#                        started_virtlogd
+#   libvirt_end          stop what libvirt_begin started, else SIGHUP
+#                        libvirtd (it forgets the tier's hook)
 tier_dir=/run/vspan-tests
+pass=0 fail=0 started_libvirtd=0 started_virtlogd=0
+VIRSH="timeout 120 virsh -q -c qemu:///system"
+
+ok()   { pass=$((pass + 1)); echo "ok - $*"; }
+bad()  { fail=$((fail + 1)); echo "not ok - $*"; }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+log()  { echo "# $*"; }
+finish() { echo "$pass passed, $fail failed"; [ "$fail" -eq 0 ]; exit $?; }
+
+libvirtd_pid() { cat /run/libvirtd.pid 2>/dev/null; }
+libvirt_up() { $VIRSH uri >/dev/null 2>&1; }
+wait_libvirt() { wait_for 30 "libvirtd to answer on qemu:///system" libvirt_up; }
+
+libvirt_begin() {
+    mkdir -p /run/libvirt
+    if ! [ -S /run/libvirt/virtlogd-sock ]; then
+        /usr/sbin/virtlogd -d && started_virtlogd=1
+        wait_for 10 "virtlogd to write its pid file" test -s /run/virtlogd.pid
+        tier_record virtlogd "$(cat /run/virtlogd.pid 2>/dev/null)"
+    fi
+    if [ -z "$(libvirtd_pid)" ] || ! kill -0 "$(libvirtd_pid)" 2>/dev/null; then
+        /usr/sbin/libvirtd -d && wait_libvirt || return 1
+        started_libvirtd=1
+        tier_record libvirtd "$(libvirtd_pid)"
+    else
+        kill -HUP "$(libvirtd_pid)"    # libvirtd discovers hooks on SIGHUP
+        sleep 1
+        wait_libvirt
+    fi
+}
+
+libvirt_end() {
+    if [ "$started_libvirtd" = 1 ]; then
+        kill "$(libvirtd_pid)" 2>/dev/null
+    elif [ -n "$(libvirtd_pid)" ]; then
+        kill -HUP "$(libvirtd_pid)" 2>/dev/null
+    fi
+    [ "$started_virtlogd" = 1 ] && kill "$(cat /run/virtlogd.pid 2>/dev/null)" 2>/dev/null
+    return 0
+}
 section="set-up"
 reaped_libvirtd=0 reaped_virtlogd=0
 

@@ -15,21 +15,13 @@
 # is then VSPAN_HOTPLUG_BOUND_MS (valgrind slows vspand ~20x).
 set -u
 BUILD=$1 SRC=$2
-# every virsh call is bounded: a hung libvirtd fails the call, not the tier
-VIRSH="timeout 120 virsh -q -c qemu:///system"
 HOOK=/etc/libvirt/hooks/qemu.d/vspan-test
 BR=br-vspt
 SINK=vspt-sink0
 SINKF=vspt-sinkf
 SINKS=vspt-sinks
 PEER=vspt-peer
-pass=0 fail=0 started_libvirtd=0 started_virtlogd=0 vspand_pid="" capture_pid="" capture2_pid="" dump_pid="" T=""
-
-ok()   { pass=$((pass + 1)); echo "ok - $*"; }
-bad()  { fail=$((fail + 1)); echo "not ok - $*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
-log()  { echo "# $*"; }
-finish() { echo "$pass passed, $fail failed"; [ "$fail" -eq 0 ]; exit $?; }
+vspand_pid="" capture_pid="" capture2_pid="" dump_pid="" T=""
 
 if [ "$(id -u)" -ne 0 ]; then
     echo "1..0 # SKIP the libvirt tier needs root"
@@ -43,9 +35,6 @@ for b in virsh /usr/sbin/libvirtd /usr/sbin/virtlogd qemu-system-x86_64 tcpdump;
     command -v "$b" >/dev/null || { bad "$b is installed (tests/setup-deps installs it)"; finish; }
 done
 
-libvirtd_pid() { cat /run/libvirtd.pid 2>/dev/null; }
-libvirt_up() { $VIRSH uri >/dev/null 2>&1; }
-wait_libvirt() { wait_for 30 "libvirtd to answer on qemu:///system" libvirt_up; }
 start_libvirtd() { /usr/sbin/libvirtd -d && wait_libvirt; }
 
 # What the tier makes, by name: removed at its end and, at its start, what
@@ -85,12 +74,7 @@ cleanup() {
     [ -n "$dump_pid" ] && kill "$dump_pid" 2>/dev/null
     remove_made end
     [ -n "$vspand_pid" ] && kill "$vspand_pid" 2>/dev/null && sleep 0.2
-    if [ "$started_libvirtd" = 1 ]; then
-        kill "$(libvirtd_pid)" 2>/dev/null
-    else
-        kill -HUP "$(libvirtd_pid)" 2>/dev/null    # forget the hook again
-    fi
-    [ "$started_virtlogd" = 1 ] && kill "$(cat /run/virtlogd.pid 2>/dev/null)" 2>/dev/null
+    libvirt_end    # libvirtd forgets the hook again
     [ -n "${KEEP_LOGS:-}" ] && cp "$T"/*.log "$T"/*.pcap "$KEEP_LOGS"/ 2>/dev/null
     rm -rf "$T"
     tier_end
@@ -113,21 +97,9 @@ fi
 rm -f "$HOOK"
 trap cleanup EXIT
 GUEST=$("$SRC/tests/guest/build-guest") || { bad "the guest image builds"; finish; }
-mkdir -p /run/libvirt /etc/libvirt/hooks/qemu.d
-if ! [ -S /run/libvirt/virtlogd-sock ]; then
-    /usr/sbin/virtlogd -d && started_virtlogd=1
-    wait_for 10 "virtlogd to write its pid file" test -s /run/virtlogd.pid
-    tier_record virtlogd "$(cat /run/virtlogd.pid 2>/dev/null)"
-fi
-if [ -z "$(libvirtd_pid)" ] || ! kill -0 "$(libvirtd_pid)" 2>/dev/null; then
-    start_libvirtd || { bad "libvirtd starts"; finish; }
-    started_libvirtd=1
-    tier_record libvirtd "$(libvirtd_pid)"
-else
-    kill -HUP "$(libvirtd_pid)"    # forget an earlier run's hook
-    sleep 1
-    wait_libvirt
-fi
+mkdir -p /etc/libvirt/hooks/qemu.d
+# (a libvirtd already up forgets an earlier run's hook on its SIGHUP)
+libvirt_begin || { bad "libvirtd starts"; finish; }
 remove_made start
 printf '#!/bin/sh\nVSPAN_SOCKET=%s VSPAN_CONFIG=%s VSPAN_HOOK_TIMEOUT_MS=%s exec %s "$@"\n' \
     "$VSPAN_SOCKET" "$T/vspan.xml" "${VSPAN_HOOK_TIMEOUT_MS:-5000}" "$BUILD/hooks/vspan-hook" >"$HOOK"
