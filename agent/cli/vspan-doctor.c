@@ -450,7 +450,7 @@ vspan_doctor_libvirt(GPtrArray *items, const char *hookdir)
         add(items, VSPAN_DOCTOR_OK, "hook", "%s%s%s; restart libvirtd once after installing it",
             hook, target ? " -> " : "", target ? target : "");
     else
-        add(items, VSPAN_DOCTOR_FAIL, "hook", "%s is missing: install vspan (meson install) and restart libvirtd", hook);
+        add(items, VSPAN_DOCTOR_FAIL, "hook", "%s is missing: install vspan (apt-get install ./vspan_*.deb, or meson install) and restart libvirtd", hook);
 }
 
 static void
