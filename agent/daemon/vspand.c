@@ -329,7 +329,6 @@ main(int argc, char **argv)
 
     if (!g_str_equal(uri, "none"))
         vspan_libvirt_init_events();
-    d.loop = g_main_loop_new(NULL, FALSE);
     {
         VspanHost *host = vspan_linux_host_new(&error);
         d.agent = host ? vspan_agent_new(config, state_dir, host, &error) : NULL;
@@ -340,17 +339,14 @@ main(int argc, char **argv)
     }
     vspan_agent_on_repaired(d.agent, (VspanAgentFunc)vspand_textfile_schedule, &d);
     d.listen_fd = vspand_listen(socket_path, &error);
-    if (d.listen_fd < 0 || !(d.watch = vspan_watch_new(d.agent, &error))) {
-        fprintf(stderr, "vspand: %s\n", error->message);
-        return 1;
-    }
+    if (d.listen_fd < 0 || !(d.watch = vspan_watch_new(d.agent, &error)))
+        goto fail;
     if (pidfile) {
         g_autofree char *pid = g_strdup_printf("%d\n", (int)getpid());
-        if (!g_file_set_contents(pidfile, pid, -1, &error)) {
-            fprintf(stderr, "vspand: %s\n", error->message);
-            return 1;
-        }
+        if (!g_file_set_contents(pidfile, pid, -1, &error))
+            goto fail;
     }
+    d.loop = g_main_loop_new(NULL, FALSE);
     g_unix_fd_add(d.listen_fd, G_IO_IN, vspand_on_client, &d);
     g_unix_signal_add(SIGTERM, vspand_on_term, &d);
     g_unix_signal_add(SIGINT, vspand_on_term, &d);
@@ -384,4 +380,14 @@ main(int argc, char **argv)
     vspan_agent_free(d.agent);
     g_main_loop_unref(d.loop);
     return 0;
+
+fail:
+    fprintf(stderr, "vspand: %s\n", error->message);
+    vspan_watch_free(d.watch);
+    if (d.listen_fd >= 0) {
+        close(d.listen_fd);
+        g_unlink(socket_path);
+    }
+    vspan_agent_free(d.agent);
+    return 1;
 }

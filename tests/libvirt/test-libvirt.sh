@@ -315,6 +315,22 @@ case $err in
 *) bad "virsh's error ends with vspan's one line: $err" ;;
 esac
 check "the refused domain is not running" sh -c "! $VIRSH domstate vspt-bad | grep -q running"
+# "mirror all" on a domain whose second NIC is QEMU's user-mode network: the
+# bridge NIC is mirrored, the other is named (issue 17), from libvirt's XML
+UMAC=52:54:00:77:00:0b
+domain vspt-user 52:54:00:77:00:0a "<vspan:mirror appliance='ids-t'/>" "true" \
+    "<interface type='user'><mac address='$UMAC'/><model type='virtio'/></interface>"
+check "a domain with a bridge NIC and a user-mode NIC starts" $VIRSH start vspt-user
+user_json=$(status_json)
+case $user_json in
+*'"unmonitored":[{"domain":"vspt-user","mac":"'$UMAC'","type":"user","why":'*) ok "status lists its user-mode NIC as unmonitored, with why" ;;
+*) bad "status lists its user-mode NIC as unmonitored: $user_json" ;;
+esac
+check "its bridge NIC is mirrored" test "$(mirred_to "$(tap_of vspt-user 52:54:00:77:00:0a)" ingress)" = "$SINK"
+check "metrics count the unmonitored NIC" sh -c "'$BUILD/agent/vspanctl' metrics | grep -q '^vspan_unmonitored_interface{domain=\"vspt-user\",mac=\"$UMAC\",type=\"user\"} 1\$'"
+check "vspand logged it by name" grep -q "interface $UMAC.*type 'user', is not monitored" "$T/vspand.log"
+$VIRSH destroy vspt-user >/dev/null
+check "once the domain stops, nothing is listed unmonitored" sh -c "'$BUILD/agent/vspanctl' status --json | grep -q '\"unmonitored\":\[\]'"
 kill "$vspand_pid"
 wait "$vspand_pid" 2>/dev/null
 vspand_pid=""

@@ -29,6 +29,10 @@ done
 
 # on HOST (A or B): run a command in its namespaces
 on() { local h=$1; shift; nsenter -t "$(cat "$T/$h.holder")" -m -n "$@"; }
+# the same in the background, as one process: $! is the command's own PID
+# (nsenter execs it), and it never holds the test's stdout (meson waits for
+# that to close)
+on_bg() { local h=$1; shift; (exec nsenter -t "$(cat "$T/$h.holder")" -m -n "$@") </dev/null >/dev/null 2>&1 & }
 vsh() { local h=$1; shift; on "$h" timeout 120 virsh -q -c qemu:///system "$@"; }
 ctl() { local h=$1; shift; VSPAN_SOCKET=$T/$h/vspand.sock on "$h" "$BUILD/agent/vspanctl" "$@"; }
 
@@ -93,21 +97,23 @@ host_up() {   # NAME IP
         mount --bind '$d/log' /var/log/libvirt &&
         ip link set lo up && ip link add br-vspm type bridge && ip addr add 10.251.0.1/24 dev br-vspm &&
         ip link set br-vspm up" || return 1
-    on "$h" /usr/sbin/virtlogd -d -p /run/libvirt/virtlogd.pid || return 1
+    # (daemons and background readers never hold the test's stdout: meson
+    # waits for it to close)
+    on "$h" /usr/sbin/virtlogd -d -p /run/libvirt/virtlogd.pid </dev/null >/dev/null 2>&1 || return 1
     wait_for 10 "$h's virtlogd to write its pid" test -s "$d/run/virtlogd.pid" || return 1
     tier_record kill "$(cat "$d/run/virtlogd.pid")"
-    VSPAN_BPF_DIR=$BUILD/bpf on "$h" "$BUILD/agent/vspand" --config "$d/vspan.xml" --state-dir "$d/state" \
-        --socket "$d/vspand.sock" --pidfile "$d/vspand.pid" >>"$d/vspand.log" 2>&1 &
+    VSPAN_BPF_DIR=$BUILD/bpf on_bg "$h" sh -c 'exec "$@" >>"$0" 2>&1' "$d/vspand.log" "$BUILD/agent/vspand" \
+        --config "$d/vspan.xml" --state-dir "$d/state" --socket "$d/vspand.sock" --pidfile "$d/vspand.pid"
     wait_for 10 "$h's vspand to write its pid" test -s "$d/vspand.pid" || return 1
     tier_record kill "$(cat "$d/vspand.pid")"
-    on "$h" /usr/sbin/libvirtd -d -l -p /run/libvirt/libvirtd.pid || return 1
+    on "$h" /usr/sbin/libvirtd -d -l -p /run/libvirt/libvirtd.pid </dev/null >/dev/null 2>&1 || return 1
     wait_for 10 "$h's libvirtd to write its pid" test -s "$d/run/libvirtd.pid" || return 1
     tier_record kill "$(cat "$d/run/libvirtd.pid")"
     wait_for 30 "$h's libvirtd to answer" vsh "$h" uri >/dev/null 2>&1 || return 1
     wait_for 10 "$h's vspand to answer" ctl "$h" status >/dev/null 2>&1
 }
 for h in A B; do
-    unshare --mount --net --propagation private sleep infinity &
+    unshare --mount --net --propagation private sleep infinity </dev/null >/dev/null 2>&1 &
     echo $! >"$T/$h.holder"
     tier_record kill "$!"
 done
@@ -122,13 +128,13 @@ check "host B is up: its own libvirtd, virtlogd, vspand" host_up B 10.250.0.2
 check "A's libvirt reaches B's over the migration link" sh -c "test \"\$(nsenter -t $(cat "$T/A.holder") -m -n virsh -q -c qemu+tcp://10.250.0.2/system uri 2>&1)\" = qemu+tcp://10.250.0.2/system"
 
 capture() {   # HOST: the sink's copies into $T/HOST.pcap, read as an appliance would
-    on "$1" "$BUILD/tests/tap-capture" vspm-sink0 "$T/$1.pcap" 2>/dev/null &
+    on_bg "$1" "$BUILD/tests/tap-capture" vspm-sink0 "$T/$1.pcap"
     capture_pids+=" $!"
     tier_record kill "$!"
 }
 capture A
 capture B
-on B tcpdump -i br-vspm -U -w "$T/B-bridge.pcap" "icmp and ether src $WEB" >/dev/null 2>&1 &
+on_bg B tcpdump -i br-vspm -U -w "$T/B-bridge.pcap" "icmp and ether src $WEB"
 capture_pids+=" $!"
 tier_record kill "$!"
 # echo request sequence numbers (from the guest) copied to HOST's sink
@@ -153,7 +159,8 @@ printf '%s\n' "<domain type='qemu'><name>vspm-web</name>" \
 vsh A define "$T/web.xml" >/dev/null
 check "the monitored guest starts on A" vsh A start vspm-web
 record_qemu A
-wait_for 120 "the guest's pings to be copied to A's sink" sh -c "test \"\$(seqs A | wc -l)\" -ge 20"
+copied_on_a() { [ "$(seqs A | wc -l)" -ge 20 ]; }
+wait_for 120 "the guest's pings to be copied to A's sink" copied_on_a
 check "A's sink receives copies of the guest's pings ($(seqs A | wc -l) so far)" test "$(seqs A | wc -l)" -ge 20
 
 # ---- A -> B, live -----------------------------------------------------------------
@@ -238,7 +245,7 @@ out=$(vsh A migrate --offline --persistent --undefinesource vspm-web qemu+tcp://
 rc=$?
 check "virsh migrate --offline --persistent A -> B succeeds${out:+: $out}" test "$rc" = 0
 check "B's definition carries the vspan annotation" \
-    sh -c "nsenter -t $(cat "$T/B.holder") -m -n virsh -q -c qemu:///system dumpxml --inactive vspm-web | grep -q \"<vspan:mirror appliance='ids-m'/>\""
+    sh -c "nsenter -t $(cat "$T/B.holder") -m -n virsh -q -c qemu:///system dumpxml --inactive vspm-web | grep -q '<vspan:mirror appliance=.ids-m./>'"
 check "started on B, the guest is mirrored there from its first frame" vsh B start vspm-web
 record_qemu B
 tap_b=$(tap_on B)
