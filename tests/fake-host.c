@@ -210,7 +210,7 @@ fake_sink_ensure(VspanHost *h, const VspanAppliance *a, const char *dev, GError 
 }
 
 static gboolean
-fake_qdisc_ensure(VspanHost *h, const char *dev, GError **error)
+fake_qdisc_ensure(VspanHost *h, const char *dev, VspanQdiscMode mode, GError **error)
 {
     FakeHost *f = (FakeHost *)h;
     FakeLink *l = fake_link(f, dev);

@@ -111,7 +111,7 @@ vspan_domain_parse_iface(VspanDomain *dom, const xmlNode *node, const char *name
 {
     VspanIface *iface = g_new0(VspanIface, 1);
     g_autofree char *mac = NULL;
-    const xmlNode *source, *vlan;
+    const xmlNode *source, *vlan, *bw;
     const char *why = NULL;
     int type;
 
@@ -141,6 +141,11 @@ vspan_domain_parse_iface(VspanDomain *dom, const xmlNode *node, const char *name
         return FALSE;
     }
 
+    bw = vspan_child_element(node, "bandwidth");
+    if (vspan_child_element(bw, "inbound"))
+        iface->bandwidth |= VSPAN_BANDWIDTH_INBOUND;
+    if (vspan_child_element(bw, "outbound"))
+        iface->bandwidth |= VSPAN_BANDWIDTH_OUTBOUND;
     source = vspan_child_element(node, "source");
     if (source) {
         iface->bridge = vspan_xml_prop(source, "bridge");

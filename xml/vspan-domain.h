@@ -6,6 +6,13 @@
 #include "vspan-enums.h"
 #include "vspan-xml.h"
 
+/* libvirt's <bandwidth> of an interface: which qdiscs libvirt puts on its
+ * tap (and replaces on domiftune / update-device) */
+typedef enum {
+    VSPAN_BANDWIDTH_INBOUND = 1 << 0,   /* <inbound>: htb at the tap's root (to the VM) */
+    VSPAN_BANDWIDTH_OUTBOUND = 1 << 1,  /* <outbound>: an ingress qdisc with a police filter */
+} VspanBandwidth;
+
 /* One <interface> of a live libvirt domain XML. */
 typedef struct {
     VspanIfaceType type;
@@ -18,6 +25,7 @@ typedef struct {
     char *source_dev;       /* <source dev> (direct) */
     GArray *vlan_tags;      /* of guint, from <vlan><tag id> */
     gboolean vlan_trunk;
+    guint bandwidth;        /* VspanBandwidth flags */
     gboolean has_pci;
     VspanPciAddr pci;       /* hostdev interfaces: <source><address type='pci'> */
     long line;

@@ -111,7 +111,7 @@ vspan_doctor_probe_child(int fd)
         goto out;
     idx = vspan_link_ifindex("probe0");
     vspan_link_set_up(nl, idx, "probe0", NULL);
-    if (vspan_tc_attach(nl, idx, "probe0", &at, &created, NULL) && at.state == VSPAN_QDISC_STATE_CLSACT)
+    if (vspan_tc_attach(nl, idx, "probe0", VSPAN_QDISC_CLSACT, &at, &created, NULL) && at.state == VSPAN_QDISC_STATE_CLSACT)
         result[PROBE_CLSACT] = 1;
     sink = idx;
     cls = VSPAN_CLASSIFIER_MATCHALL;

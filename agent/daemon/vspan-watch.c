@@ -7,9 +7,11 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <string.h>
 #include <net/if.h>
 #include <sys/socket.h>
 #include <linux/filter.h>
+#include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
 
 #include <glib-unix.h>
@@ -18,6 +20,7 @@
 #include <netlink/netlink.h>
 
 #include "vspan-error.h"
+#include "vspan-tc.h"
 #include "vspan-watch.h"
 
 struct VspanWatch {
@@ -28,14 +31,19 @@ struct VspanWatch {
 };
 
 /* The device an rtnetlink event is about: the name a link message
- * carries, or the name of a tc message's ifindex (NULL when gone). */
+ * carries, or the name of a tc message's ifindex (NULL when gone, or when
+ * the event is no news to vspan). */
 static const char *
 vspan_watch_event_dev(struct nlmsghdr *h, char name[IF_NAMESIZE])
 {
     static const struct nla_policy link_policy[IFLA_MAX + 1] = {
         [IFLA_IFNAME] = { .type = NLA_STRING, .maxlen = IF_NAMESIZE },
     };
+    static const struct nla_policy tc_policy[TCA_KIND + 1] = {
+        [TCA_KIND] = { .type = NLA_STRING, .maxlen = 16 },
+    };
     struct nlattr *tb[IFLA_MAX + 1];
+    const struct tcmsg *tcm;
 
     switch (h->nlmsg_type) {
     case RTM_NEWLINK:
@@ -45,12 +53,26 @@ vspan_watch_event_dev(struct nlmsghdr *h, char name[IF_NAMESIZE])
             return NULL;
         nla_strlcpy(name, tb[IFLA_IFNAME], IF_NAMESIZE);
         return name;
+    case RTM_NEWQDISC:
+    case RTM_NEWTFILTER:
     case RTM_DELTFILTER:
     case RTM_DELCHAIN:
     case RTM_DELQDISC:
         if (!nlmsg_valid_hdr(h, sizeof(struct tcmsg)))
             return NULL;
-        return if_indextoname(((struct tcmsg *)nlmsg_data(h))->tcm_ifindex, name);
+        tcm = nlmsg_data(h);
+        /* New tc objects matter when they are libvirt's <bandwidth> coming
+         * back (domiftune, update-device), which vspan waits for rather than
+         * race (VSPAN_QDISC_LIBVIRT): its ingress qdisc, then its police
+         * filter, which vspan's mirror must precede.  vspan's own clsact
+         * and filters are no news. */
+        if (h->nlmsg_type == RTM_NEWQDISC &&
+            (nlmsg_parse(h, sizeof(struct tcmsg), tb, TCA_KIND, (struct nla_policy *)tc_policy) < 0 ||
+             !tb[TCA_KIND] || strcmp(nla_get_string(tb[TCA_KIND]), "ingress") != 0))
+            return NULL;
+        if (h->nlmsg_type == RTM_NEWTFILTER && vspan_tc_prio_is_vspans(TC_H_MAJ(tcm->tcm_info) >> 16))
+            return NULL;
+        return if_indextoname(tcm->tcm_ifindex, name);
     default:
         return NULL;
     }
@@ -130,16 +152,19 @@ vspan_watch_filter(VspanWatch *w)
         vspan_watch_unfilter(w);
         return;
     }
-    /* 0: the type; 1-5: the five kept types jump to 8 (the ifindex test),
-     * a new link to 7 (keep) while a watched name is missing; 6: drop the
-     * rest; 7: keep.  A filter deleted as the last one of its chain is
-     * announced as RTM_DELCHAIN only (kernel 6.18, cls_bpf). */
+    /* 0: the type; 1-7: the seven kept types jump to 10 (the ifindex
+     * test), a new link to 9 (keep) while a watched name is missing; 8: drop
+     * the rest; 9: keep.  A filter deleted as the last one of its chain is
+     * announced as RTM_DELCHAIN only (kernel 6.18, cls_bpf).  A new qdisc or
+     * filter matters when it is libvirt's (the callback looks). */
     INSN(BPF_LD | BPF_H | BPF_ABS, 0, 0, G_STRUCT_OFFSET(struct nlmsghdr, nlmsg_type));
-    INSN(BPF_JMP | BPF_JEQ | BPF_K, all_exist ? 6 : 5, 0, ntohs(RTM_NEWLINK));
-    INSN(BPF_JMP | BPF_JEQ | BPF_K, 5, 0, ntohs(RTM_DELLINK));
-    INSN(BPF_JMP | BPF_JEQ | BPF_K, 4, 0, ntohs(RTM_DELQDISC));
-    INSN(BPF_JMP | BPF_JEQ | BPF_K, 3, 0, ntohs(RTM_DELTFILTER));
-    INSN(BPF_JMP | BPF_JEQ | BPF_K, 2, 0, ntohs(RTM_DELCHAIN));
+    INSN(BPF_JMP | BPF_JEQ | BPF_K, all_exist ? 8 : 7, 0, ntohs(RTM_NEWLINK));
+    INSN(BPF_JMP | BPF_JEQ | BPF_K, 7, 0, ntohs(RTM_DELLINK));
+    INSN(BPF_JMP | BPF_JEQ | BPF_K, 6, 0, ntohs(RTM_DELQDISC));
+    INSN(BPF_JMP | BPF_JEQ | BPF_K, 5, 0, ntohs(RTM_DELTFILTER));
+    INSN(BPF_JMP | BPF_JEQ | BPF_K, 4, 0, ntohs(RTM_DELCHAIN));
+    INSN(BPF_JMP | BPF_JEQ | BPF_K, 3, 0, ntohs(RTM_NEWQDISC));
+    INSN(BPF_JMP | BPF_JEQ | BPF_K, 2, 0, ntohs(RTM_NEWTFILTER));
     INSN(BPF_RET | BPF_K, 0, 0, 0);
     INSN(BPF_RET | BPF_K, 0, 0, 0xffffffff);
     /* 8: the ifindex (ifinfomsg and tcmsg both hold it 4 bytes into the

@@ -21,7 +21,7 @@ vspan_exec_apply(VspanHost *b, const VspanPlan *plan, GError **error)
             ok = b->klass->sink_ensure(b, op->appliance, op->dev, error);
             break;
         case VSPAN_OP_QDISC_ENSURE:
-            ok = b->klass->qdisc_ensure(b, op->dev, error);
+            ok = b->klass->qdisc_ensure(b, op->dev, op->qdisc, error);
             break;
         case VSPAN_OP_MIRROR_SET:
             ok = b->klass->mirror_set(b, op->dev, op->hook, op->classifier,

@@ -33,6 +33,7 @@ typedef struct {
     GHashTable *shapers;                /* sink dev -> VspanBpfShaper */
     GHashTable *unshaped;               /* sinks checked to hold no shaper */
     GHashTable *taggers;                /* VLAN (0: copy_untag) -> VspanTagger */
+    GHashTable *qdisc_modes;            /* tap -> VspanQdiscMode, from its last qdisc-ensure */
 } VspanLinuxHost;
 
 /* copy-tag.bpf.o loaded for one VLAN (or its untag program) */
@@ -140,7 +141,7 @@ vspan_linux_shape(VspanLinuxHost *self, const VspanAppliance *a, const char *dev
         }
         g_hash_table_replace(self->shapers, g_strdup(owner), sh);
     }
-    if (!vspan_tc_attach(self->nl, ifindex, dev, &at, &created, error))
+    if (!vspan_tc_attach(self->nl, ifindex, dev, VSPAN_QDISC_CLSACT, &at, &created, error))
         return FALSE;
     return vspan_tc_da_set(self->nl, ifindex, &at, &da, VSPAN_TC_SHAPE_NAME, sh->prog_fd, sh->prog_id, error);
 }
@@ -198,8 +199,11 @@ vspan_linux_attach(VspanLinuxHost *self, int ifindex, const char *dev, VspanTcAt
                    GError **error)
 {
     gboolean created = FALSE;
+    /* a tap's mode is its plan's (libvirt's <bandwidth>); other devices
+     * (sinks, tagged taps without a mirror) get clsact */
+    VspanQdiscMode mode = GPOINTER_TO_UINT(g_hash_table_lookup(self->qdisc_modes, dev));
 
-    if (!vspan_tc_attach(self->nl, ifindex, dev, at, &created, error))
+    if (!vspan_tc_attach(self->nl, ifindex, dev, mode, at, &created, error))
         return FALSE;
     if (created)
         g_hash_table_add(self->parent.created_clsact, g_strdup(dev));
@@ -207,12 +211,17 @@ vspan_linux_attach(VspanLinuxHost *self, int ifindex, const char *dev, VspanTcAt
 }
 
 static gboolean
-vspan_linux_qdisc_ensure(VspanHost *b, const char *dev, GError **error)
+vspan_linux_qdisc_ensure(VspanHost *b, const char *dev, VspanQdiscMode mode, GError **error)
 {
+    VspanLinuxHost *self = (VspanLinuxHost *)b;
     VspanTcAttach at;
     int ifindex = vspan_linux_resolve(dev, "tap", error);
 
-    return ifindex > 0 && vspan_linux_attach((VspanLinuxHost *)b, ifindex, dev, &at, error);
+    if (mode == VSPAN_QDISC_CLSACT)
+        g_hash_table_remove(self->qdisc_modes, dev);
+    else
+        g_hash_table_replace(self->qdisc_modes, g_strdup(dev), GUINT_TO_POINTER(mode));
+    return ifindex > 0 && vspan_linux_attach(self, ifindex, dev, &at, error);
 }
 
 static gboolean
@@ -549,6 +558,7 @@ vspan_linux_free(VspanHost *b)
     g_hash_table_unref(((VspanLinuxHost *)b)->shapers);
     g_hash_table_unref(((VspanLinuxHost *)b)->unshaped);
     g_hash_table_unref(((VspanLinuxHost *)b)->taggers);
+    g_hash_table_unref(((VspanLinuxHost *)b)->qdisc_modes);
     vspan_nl_close(((VspanLinuxHost *)b)->nl);
     close(((VspanLinuxHost *)b)->ioctl_fd);
     vspan_host_finish(b);
@@ -600,6 +610,7 @@ vspan_linux_host_new(GError **error)
                                           (GDestroyNotify)vspan_bpf_shaper_free);
     self->unshaped = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     self->taggers = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, (GDestroyNotify)vspan_tagger_free);
+    self->qdisc_modes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     self->ioctl_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (self->ioctl_fd < 0) {
         int saved = errno;

@@ -66,7 +66,7 @@ typedef struct {
                             GError **error);
     /* clsact on @dev, or its ingress + root; adds @dev to created_clsact
      * when vspan added the qdisc */
-    gboolean (*qdisc_ensure)(VspanHost *self, const char *dev, GError **error);
+    gboolean (*qdisc_ensure)(VspanHost *self, const char *dev, VspanQdiscMode mode, GError **error);
     gboolean (*mirror_set)(VspanHost *self, const char *dev, VspanHook hook,
                            VspanClassifier classifier, const char *const *sinks, GError **error);
     gboolean (*mirror_del)(VspanHost *self, const char *dev, VspanHook hook, GError **error);

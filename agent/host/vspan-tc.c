@@ -148,10 +148,33 @@ vspan_tc_probe(VspanNl *nl, int ifindex, VspanTcAttach *at, GError **error)
     return TRUE;
 }
 
+/* libvirt adds its ingress qdisc, then its police filter; the kernel gives
+ * that filter a priority below the lowest one present, so a vspan mirror
+ * added in between would come after the police (whose "ok" ends
+ * classification: no from-VM copies).  Wait for libvirt's filter first. */
+static gboolean
+vspan_tc_libvirt_police_present(VspanNl *nl, int ifindex, const char *dev, const VspanTcAttach *at,
+                                GError **error)
+{
+    g_autoptr(GPtrArray) all = vspan_tc_dump_hook(nl, ifindex, at->parent[VSPAN_HOOK_INGRESS], VSPAN_HOOK_INGRESS,
+                                                  FALSE, error);
+
+    if (!all)
+        return FALSE;
+    for (guint i = 0; i < all->len; i++)
+        if (!vspan_tc_prio_is_vspans(((VspanTcFilter *)all->pdata[i])->prio))
+            return TRUE;
+    g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_UNAVAILABLE,
+                "'%s' has libvirt's ingress qdisc but not yet its <bandwidth> police filter, which vspan's "
+                "mirror must precede; vspan attaches it when the filter is there", dev);
+    return FALSE;
+}
+
 gboolean
-vspan_tc_attach(VspanNl *nl, int ifindex, const char *dev, VspanTcAttach *at,
+vspan_tc_attach(VspanNl *nl, int ifindex, const char *dev, VspanQdiscMode mode, VspanTcAttach *at,
                 gboolean *created, GError **error)
 {
+    const char *kind = mode == VSPAN_QDISC_INGRESS ? "ingress" : "clsact";
     struct rtnl_qdisc *q;
     struct nl_msg *raw = NULL;
     g_autoptr(VspanNlMsg) msg = NULL;
@@ -161,30 +184,40 @@ vspan_tc_attach(VspanNl *nl, int ifindex, const char *dev, VspanTcAttach *at,
     *created = FALSE;
     if (!vspan_tc_probe(nl, ifindex, at, error))
         return FALSE;
+    if (at->state == VSPAN_QDISC_STATE_INGRESS && mode == VSPAN_QDISC_LIBVIRT)
+        return vspan_tc_libvirt_police_present(nl, ifindex, dev, at, error);
     if (at->state != VSPAN_QDISC_STATE_NONE)
         return TRUE;
+    if (mode == VSPAN_QDISC_LIBVIRT) {
+        /* between libvirt's `tc qdisc del` and `add` (domiftune,
+         * update-device): a qdisc of vspan's would make libvirt's add fail */
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_UNAVAILABLE,
+                    "'%s' has no ingress qdisc yet: libvirt adds it for the interface's <bandwidth> outbound "
+                    "limit, and vspan attaches its mirrors to it when it does", dev);
+        return FALSE;
+    }
 
     /* An explicit handle makes the kernel answer EEXIST instead of silently
      * replacing an ingress qdisc that appeared meanwhile (pitfall 4). */
     q = rtnl_qdisc_alloc();
     rtnl_tc_set_ifindex(TC_CAST(q), ifindex);
-    rtnl_tc_set_kind(TC_CAST(q), "clsact");
+    rtnl_tc_set_kind(TC_CAST(q), kind);     /* ingress: its handle and parent are clsact's */
     rtnl_tc_set_handle(TC_CAST(q), TC_H_MAKE(TC_H_CLSACT, 0));
     rtnl_tc_set_parent(TC_CAST(q), TC_H_CLSACT);
     r = rtnl_qdisc_build_add_request(q, NLM_F_CREATE | NLM_F_EXCL, &raw);
     rtnl_qdisc_put(q);
     if (r < 0) {
         g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_KERNEL,
-                    "Cannot build the clsact request for '%s': %s", dev, nl_geterror(r));
+                    "Cannot build the %s request for '%s': %s", kind, dev, nl_geterror(r));
         return FALSE;
     }
     msg = raw;
-    what = g_strdup_printf("RTM_NEWQDISC clsact dev %s", dev);
+    what = g_strdup_printf("RTM_NEWQDISC %s dev %s", kind, dev);
     r = vspan_nl_request(nl, msg, what);
     if (r == -EEXIST)
         return vspan_tc_probe(nl, ifindex, at, error);
     if (r < 0) {
-        vspan_nl_set_error(nl, error, r, "Cannot add the clsact qdisc to '%s'", dev);
+        vspan_nl_set_error(nl, error, r, "Cannot add the %s qdisc to '%s'", kind, dev);
         return FALSE;
     }
     *created = TRUE;

@@ -5,6 +5,7 @@
 
 #include "vspan-enums.h"
 #include "vspan-netlink.h"
+#include "vspan-plan.h"
 
 /* Marks every mirred action vspan creates, so its filters are told apart
  * from anyone else's at the same priority (TCA_ACT_COOKIE, 16 bytes max). */
@@ -44,13 +45,23 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VspanTcFilter, vspan_tc_filter_free)
 guint32 vspan_tc_prio(VspanHook hook);
 guint32 vspan_tc_select_prio(VspanHook hook);
 
+/* vspan's priorities: copy-tag (48895) up to copy-untag (48901), the mirror
+ * (48896/48897) and select (48898/48899) ones and the shaper's between. */
+static inline gboolean
+vspan_tc_prio_is_vspans(guint32 prio)
+{
+    return prio >= VSPAN_TC_PRIO_TAG && prio <= VSPAN_TC_PRIO_UNTAG;
+}
+
 /* Find where filters can go without changing anything. */
 gboolean vspan_tc_probe(VspanNl *nl, int ifindex, VspanTcAttach *at, GError **error);
 
 /* As probe, adding clsact (with its explicit handle, so an existing ingress
- * qdisc is never replaced) when the device has neither clsact nor ingress.
- * *created says whether vspan added it. */
-gboolean vspan_tc_attach(VspanNl *nl, int ifindex, const char *dev, VspanTcAttach *at,
+ * qdisc is never replaced) when the device has neither clsact nor ingress;
+ * a plain ingress qdisc where @mode says libvirt shapes the tap's root; none
+ * where libvirt owns its ingress (an error says vspan waits for it).
+ * *created says whether vspan added one. */
+gboolean vspan_tc_attach(VspanNl *nl, int ifindex, const char *dev, VspanQdiscMode mode, VspanTcAttach *at,
                          gboolean *created, GError **error);
 
 /* Remove clsact when vspan created it and no filter is left on it. */

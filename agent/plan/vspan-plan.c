@@ -491,7 +491,11 @@ static void
 vspan_planner_ensure_qdisc(VspanPlanner *p, VspanIface *iface, GHashTable *ensured)
 {
     if (!g_hash_table_contains(ensured, iface)) {
-        vspan_plan_add_op(p->plan, VSPAN_OP_QDISC_ENSURE, iface->target);
+        VspanOp *op = vspan_plan_add_op(p->plan, VSPAN_OP_QDISC_ENSURE, iface->target);
+
+        op->qdisc = iface->bandwidth & VSPAN_BANDWIDTH_OUTBOUND ? VSPAN_QDISC_LIBVIRT
+                  : iface->bandwidth & VSPAN_BANDWIDTH_INBOUND ? VSPAN_QDISC_INGRESS
+                  : VSPAN_QDISC_CLSACT;
         g_hash_table_add(ensured, iface);
     }
 }
@@ -1056,6 +1060,8 @@ vspan_op_format(const VspanOp *op)
         break;
     case VSPAN_OP_QDISC_ENSURE:
         g_string_append_printf(s, " dev=%s", op->dev);
+        if (op->qdisc != VSPAN_QDISC_CLSACT)    /* libvirt's <bandwidth> on the tap */
+            g_string_append(s, op->qdisc == VSPAN_QDISC_LIBVIRT ? " qdisc=libvirt" : " qdisc=ingress");
         break;
     case VSPAN_OP_MIRROR_SET: {
         g_autofree char *sinks = g_strjoinv(",", op->sinks);

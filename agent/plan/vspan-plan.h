@@ -49,6 +49,17 @@ typedef enum {
 } VspanOpType;
 VSPAN_ENUM_DECL(VspanOpType, op_type);
 
+/* QDISC_ENSURE: what vspan may add to a tap that has no ingress-side qdisc.
+ * libvirt's <bandwidth> replaces its qdiscs (domiftune, update-device) with
+ * `tc qdisc add`, which fails beside any ingress-side qdisc of vspan's. */
+typedef enum {
+    VSPAN_QDISC_CLSACT,     /* no <bandwidth>: clsact (both hooks) */
+    VSPAN_QDISC_INGRESS,    /* <inbound> only: a plain ingress qdisc; to-VM
+                             * filters go on libvirt's htb root */
+    VSPAN_QDISC_LIBVIRT,    /* <outbound>: libvirt's ingress qdisc only; vspan
+                             * adds none, it waits for libvirt's */
+} VspanQdiscMode;
+
 typedef struct {
     VspanOpType type;
     char *dev;                  /* tap, sink device or PF */
@@ -61,6 +72,7 @@ typedef struct {
     GBytes *program;            /* SELECT_SET: classic BPF (struct sock_filter[]), or */
     char *ebpf;                 /* SELECT_SET: the <program> it runs */
     guint vlan;                 /* TAG_SET: the <bridge-tag> VLAN */
+    VspanQdiscMode qdisc;       /* QDISC_ENSURE */
     const VspanAppliance *appliance;    /* SINK_ENSURE; borrowed from the config */
     char *pci;                  /* VF ops */
     guint vf;
