@@ -53,5 +53,5 @@ chmod +x "$r/init"
 # modules.dep for modprobe inside (build-nested leaves the tree without one)
 depmod -b "$dir/kroot-$kv" "$kv"
 . "$SRC/tests/nested/nested-vm.sh"
-nested_vm 22 "$log" -m 1536 -smp 2 -kernel "$dir/vmlinuz" -initrd "$work/initrd.img" -append "console=ttyS0 panic=-1 quiet" \
+nested_vm 27 "$log" -m 1536 -smp 2 -kernel "$dir/vmlinuz" -initrd "$work/initrd.img" -append "console=ttyS0 panic=-1 quiet" \
     -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on

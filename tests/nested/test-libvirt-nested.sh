@@ -153,6 +153,23 @@ check "copies keep counting after update-device ($((n2 - n1)) of 20 more)" test 
 check "vspan's mirror still precedes libvirt's police" police_after_mirror
 $VIRSH destroy vspn-bw >/dev/null
 
+# ---- <inbound> only: libvirt shapes the root, vspan adds a plain ingress -----------
+echo "# a monitored guest with an inbound <bandwidth> only"
+IN=52:54:00:7a:00:04
+domain vspn-in $IN "<interface type='bridge'><mac address='$IN'/><source bridge='br-n'/><model type='virtio'/><bandwidth><inbound average='1000' peak='2000' burst='1024'/></bandwidth></interface>"
+check "virsh start --paused of a monitored guest with an inbound limit only succeeds" $VIRSH start --paused vspn-in
+tap=$(tap_of vspn-in $IN)
+check "vspan gave $tap a plain ingress qdisc (not clsact) beside libvirt's htb root" \
+    sh -c "tc qdisc show dev $tap | grep -q 'qdisc ingress ffff:' && tc qdisc show dev $tap | grep -q 'qdisc htb 1: root'"
+check "and mirrors $tap both ways" mirrored "$tap"
+out=$($VIRSH domiftune vspn-in "$tap" --live --inbound 3000,6000,3072 2>&1 | tr "\n" " ")
+check "virsh domiftune of its inbound limit succeeds${out:+: $out}" test -z "$out"
+wait_for 10 "vspan's mirrors of $tap to be back after domiftune" mirrored "$tap"
+check "after domiftune both mirrors are back, beside libvirt's new htb ($(rate))" mirrored "$tap"
+n0=$(copies_to $IN); send_to eth0 $IN 20; sleep 1
+check "frames to the guest are copied after domiftune ($(( $(copies_to $IN) - n0 )) of 20)" test $(( $(copies_to $IN) - n0 )) = 20
+$VIRSH destroy vspn-in >/dev/null
+
 # ---- §1: a direct (macvtap) NIC through libvirt --------------------------------------
 echo "# a monitored guest with <interface type='direct'> (macvtap, mode bridge)"
 DM=52:54:00:7a:00:02
