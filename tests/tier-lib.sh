@@ -65,6 +65,23 @@ libvirt_begin() {
     fi
 }
 
+# tier_remove_links PHASE LINK... / tier_remove_netns PHASE NS: remove what
+# a tier made, by name; at PHASE "start" say it was an earlier run's
+tier_remove_links() {
+    local phase=$1 d
+    shift
+    for d in "$@"; do
+        ip link show "$d" >/dev/null 2>&1 || continue
+        [ "$phase" = start ] && log "an earlier run left link $d: removing it"
+        ip link del "$d"
+    done
+}
+tier_remove_netns() {
+    ip netns list | grep -qw "$2" || return 0
+    [ "$1" = start ] && log "an earlier run left namespace $2: removing it"
+    ip netns del "$2"
+}
+
 libvirt_end() {
     if [ "$started_libvirtd" = 1 ]; then
         kill "$(libvirtd_pid)" 2>/dev/null

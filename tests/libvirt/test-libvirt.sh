@@ -51,15 +51,8 @@ remove_made() {
         $VIRSH net-destroy vspt-pool >/dev/null 2>&1
         $VIRSH net-undefine vspt-pool >/dev/null 2>&1
     fi
-    for d in "$BR" "$SINK" "$SINKF" "$SINKS" vspt-hostveth; do
-        ip link show "$d" >/dev/null 2>&1 || continue
-        [ "$1" = start ] && log "an earlier run left link $d: removing it"
-        ip link del "$d"
-    done
-    if ip netns list | grep -qw "$PEER"; then
-        [ "$1" = start ] && log "an earlier run left namespace $PEER: removing it"
-        ip netns del "$PEER"
-    fi
+    tier_remove_links "$1" "$BR" "$SINK" "$SINKF" "$SINKS" vspt-hostveth
+    tier_remove_netns "$1" "$PEER"
     if [ "$1" = start ]; then
         for d in /tmp/vspan-libvirt.*; do [ "$d" = "$T" ] || rm -rf "$d"; done
     fi

@@ -15,7 +15,7 @@
 set -u
 BUILD=$1 SRC=$2
 WEB=52:54:00:79:00:02
-vspand_pids="" holder_a="" holder_b="" capture_pids="" T=""
+capture_pids="" T=""
 . "$SRC/tests/tier-lib.sh"
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -53,14 +53,14 @@ cleanup() {
     for p in $capture_pids; do kill "$p" 2>/dev/null; done
     sleep 0.5
     for h in A B; do [ -s "$T/$h.holder" ] && kill "$(cat "$T/$h.holder")" 2>/dev/null; done
-    ip link del vspm-a 2>/dev/null
+    tier_remove_links end vspm-a
     rm -rf "$T"
     tier_end
 }
 # what a killed run left: its processes (recorded), its link (if it was not
 # moved yet), its directories
 tier_reap
-ip link del vspm-a 2>/dev/null
+tier_remove_links start vspm-a
 for d in /tmp/vspan-migrate.*; do [ -d "$d" ] && rm -rf "$d"; done
 T=$(mktemp -d /tmp/vspan-migrate.XXXXXX)
 chmod 0755 "$T"

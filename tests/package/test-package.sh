@@ -58,12 +58,8 @@ remove_made() {
         fi
         rm -f "$marker"
     fi
-    for d in "$BR" "$SINK" vspp-hostveth; do
-        ip link show "$d" >/dev/null 2>&1 || continue
-        [ "$1" = start ] && log "an earlier run left link $d: removing it"
-        ip link del "$d"
-    done
-    ip netns list | grep -qw "$PEER" && ip netns del "$PEER"
+    tier_remove_links "$1" "$BR" "$SINK" vspp-hostveth
+    tier_remove_netns "$1" "$PEER"
     if [ "$1" = start ]; then
         for d in /tmp/vspan-package.*; do [ "$d" = "$T" ] || rm -rf "$d"; done
     fi
