@@ -30,7 +30,9 @@ VSPAN_ENUM_IMPL(VspanIfaceType, iface_type, VSPAN_IFACE_TYPE_LAST,
                 "bridge", "network", "ethernet", "hostdev", "direct",
                 "vhostuser", "user", "other")
 VSPAN_ENUM_IMPL(VspanSinkType, sink_type, VSPAN_SINK_LAST,
-                "tap", "interface", "netdev", "vxlan", "gretap", "erspan")
+                "tap", "interface", "netdev", "vxlan", "gretap", "erspan", "inline")
+VSPAN_ENUM_IMPL(VspanOnFailure, on_failure, VSPAN_ON_FAILURE_LAST,
+                "bypass", "block")
 VSPAN_ENUM_IMPL(VspanTrustPolicy, trust_policy, VSPAN_TRUST_POLICY_LAST,
                 "never", "appliances", "any")
 VSPAN_ENUM_IMPL(VspanVlanProto, vlan_proto, VSPAN_VLAN_PROTO_LAST,

@@ -96,9 +96,19 @@ typedef enum {
     VSPAN_SINK_VXLAN,
     VSPAN_SINK_GRETAP,
     VSPAN_SINK_ERSPAN,
+    VSPAN_SINK_INLINE,          /* mode="inline": the appliance's two ports */
     VSPAN_SINK_LAST
 } VspanSinkType;
 VSPAN_ENUM_DECL(VspanSinkType, sink_type);
+
+/* <appliance mode="inline" on-failure=>: what an inline NIC's frames do
+ * while its appliance is down or fails its health check */
+typedef enum {
+    VSPAN_ON_FAILURE_BYPASS,
+    VSPAN_ON_FAILURE_BLOCK,
+    VSPAN_ON_FAILURE_LAST
+} VspanOnFailure;
+VSPAN_ENUM_DECL(VspanOnFailure, on_failure);
 
 typedef enum {
     VSPAN_TRUST_POLICY_NEVER,

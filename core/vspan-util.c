@@ -122,6 +122,18 @@ vspan_mac_parse(const char *str, char out[18])
 }
 
 gboolean
+vspan_mac_to_bytes(const char *str, guint8 out[6])
+{
+    char canon[18];
+
+    if (!vspan_mac_parse(str, canon))
+        return FALSE;
+    for (guint i = 0; i < 6; i++)
+        out[i] = (guint8)g_ascii_strtoull(canon + 3 * i, NULL, 16);
+    return TRUE;
+}
+
+gboolean
 vspan_ifname_valid(const char *name, gboolean libvirt_target, const char **why)
 {
     static const char *const reserved[] = { "vnet", "vif", "macvtap", "macvlan", NULL };

@@ -26,6 +26,8 @@ int vspan_file_replace(const char *path, const char *data, gsize len, int mode);
 
 /* Parse "52:54:00:AB:cd:01" into canonical lower-case form (18 bytes). */
 gboolean vspan_mac_parse(const char *str, char out[18]);
+/* the same, as six bytes */
+gboolean vspan_mac_to_bytes(const char *str, guint8 out[6]);
 
 /* The kernel's dev_valid_name() plus libvirt's reserved tap prefixes when
  * @libvirt_target is set.  On failure *why says what is wrong. */

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <stdio.h>
+#include <string.h>
 
 #include "fake-host.h"
+#include "vspan-bpf-params.h"
 #include "vspan-vf.h"
 
 typedef struct {
@@ -14,6 +16,7 @@ typedef struct {
     guint tags[VSPAN_HOOK_LAST];        /* bridge tag of each hook's copies */
     guint mtu;
     gboolean tso;
+    char *inline_appliance;             /* its frames pass this inline appliance */
 } FakeLink;
 
 typedef struct {
@@ -42,6 +45,7 @@ struct FakeHost {
     int next_ifindex;
     int refs;                           /* the test's and the agent's */
     char *fail_mirror_on;               /* mirror_set on this device fails */
+    GHashTable *inline_states;          /* inline appliance -> GUINT_TO_POINTER(state + 1) once loaded */
 };
 
 static void
@@ -52,6 +56,7 @@ fake_link_free(FakeLink *l)
         if (l->selects[h])
             g_ptr_array_unref(l->selects[h]);
     }
+    g_free(l->inline_appliance);
     g_free(l);
 }
 
@@ -206,7 +211,106 @@ fake_sink_ensure(VspanHost *h, const VspanAppliance *a, const char *dev, GError 
         fake_host_add_link(f, dev);
         fake_log(f, "sink-create %s", dev);
     }
+    if (a->sink.net_side && !fake_link(f, a->sink.net_side)) {
+        fake_host_add_link(f, a->sink.net_side);
+        fake_log(f, "sink-create %s", a->sink.net_side);
+    }
+    if (a->inline_mode)
+        return h->klass->inline_ports(h, a, error);
     return TRUE;
+}
+
+/* ---- inline appliances ---- */
+
+static gboolean
+fake_inline_ports(VspanHost *h, const VspanAppliance *a, GError **error)
+{
+    FakeHost *f = (FakeHost *)h;
+
+    if (!g_hash_table_contains(f->inline_states, a->name))
+        g_hash_table_insert(f->inline_states, g_strdup(a->name),
+                            GUINT_TO_POINTER((a->on_failure == VSPAN_ON_FAILURE_BLOCK ? VSPAN_INLINE_BLOCK
+                                                                                     : VSPAN_INLINE_BYPASS) + 1));
+    return fake_need_link(f, a->sink.dev, "vm-side port", error) &&
+           fake_need_link(f, a->sink.net_side, "net-side port", error);
+}
+
+static char *
+fake_inline_of(VspanHost *h, const char *dev)
+{
+    FakeLink *l = fake_link((FakeHost *)h, dev);
+
+    return l ? g_strdup(l->inline_appliance) : NULL;
+}
+
+static gboolean
+fake_inline_set(VspanHost *h, const char *dev, const VspanAppliance *a, const char *mac, GError **error)
+{
+    FakeHost *f = (FakeHost *)h;
+
+    if (!fake_need_link(f, dev, "tap", error))
+        return FALSE;
+    fake_inline_ports(h, a, NULL);
+    g_free(fake_link(f, dev)->inline_appliance);
+    fake_link(f, dev)->inline_appliance = g_strdup(a->name);
+    fake_log(f, "inline-set %s %s %s", dev, a->name, mac);
+    return TRUE;
+}
+
+static gboolean
+fake_inline_del(VspanHost *h, const char *dev, GError **error)
+{
+    FakeHost *f = (FakeHost *)h;
+    FakeLink *l = fake_link(f, dev);
+
+    if (l)
+        g_clear_pointer(&l->inline_appliance, g_free);
+    fake_log(f, "inline-del %s", dev);
+    return TRUE;
+}
+
+static gboolean
+fake_inline_state_set(VspanHost *h, const char *appliance, guint state)
+{
+    FakeHost *f = (FakeHost *)h;
+    gpointer have;
+
+    if (!g_hash_table_lookup_extended(f->inline_states, appliance, NULL, &have))
+        return FALSE;
+    if (GPOINTER_TO_UINT(have) != state + 1) {
+        g_hash_table_replace(f->inline_states, g_strdup(appliance), GUINT_TO_POINTER(state + 1));
+        fake_log(f, "inline-state %s %u", appliance, state);
+    }
+    return TRUE;
+}
+
+static gboolean
+fake_inline_stats(VspanHost *h, const char *appliance, VspanInlineStats *st)
+{
+    FakeHost *f = (FakeHost *)h;
+    gpointer have;
+    GHashTableIter it;
+    FakeLink *l;
+
+    if (!g_hash_table_lookup_extended(f->inline_states, appliance, NULL, &have))
+        return FALSE;
+    memset(st, 0, sizeof(*st));
+    st->state = GPOINTER_TO_UINT(have) - 1;
+    g_hash_table_iter_init(&it, f->links);
+    while (g_hash_table_iter_next(&it, NULL, (gpointer *)&l))
+        st->vms += g_strcmp0(l->inline_appliance, appliance) == 0;
+    return TRUE;
+}
+
+static void
+fake_inline_canary(VspanHost *h, const char *appliance, guint64 seq)
+{
+}
+
+guint
+fake_host_inline_state(FakeHost *f, const char *appliance)
+{
+    return GPOINTER_TO_UINT(g_hash_table_lookup(f->inline_states, appliance));
 }
 
 static gboolean
@@ -424,6 +528,7 @@ fake_free(VspanHost *h)
     g_hash_table_unref(f->numvfs);
     g_string_free(f->log, TRUE);
     g_free(f->fail_mirror_on);
+    g_hash_table_unref(f->inline_states);
     g_free(f);
 }
 
@@ -452,6 +557,13 @@ static const VspanHostClass fake_host_class = {
     .vf_reset = fake_vf_reset,
     .link_up = fake_link_up,
     .numvfs_set = fake_numvfs_set,
+    .inline_ports = fake_inline_ports,
+    .inline_of = fake_inline_of,
+    .inline_set = fake_inline_set,
+    .inline_del = fake_inline_del,
+    .inline_state_set = fake_inline_state_set,
+    .inline_stats = fake_inline_stats,
+    .inline_canary = fake_inline_canary,
     .free = fake_free,
 };
 
@@ -465,6 +577,7 @@ fake_host_new(void)
     f->vfs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     f->numvfs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     f->log = g_string_new(NULL);
+    f->inline_states = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     f->next_ifindex = 10;
     f->refs = 1;
     return f;

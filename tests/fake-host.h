@@ -36,5 +36,7 @@ void fake_host_del_filter(FakeHost *fake, const char *dev, VspanHook hook);
 void fake_host_fail_mirror_on(FakeHost *fake, const char *dev);
 /* count @n frames through the mirror of @dev on @hook */
 void fake_host_count(FakeHost *fake, const char *dev, VspanHook hook, guint64 n);
+/* an inline appliance's state + 1 (VSPAN_INLINE_*), 0 before it is loaded */
+guint fake_host_inline_state(FakeHost *fake, const char *appliance);
 /* the writes since the last call, one per line, and forget them */
 char *fake_host_take_log(FakeHost *fake);

@@ -17,7 +17,15 @@ vspan_appliance_free(VspanAppliance *a)
     g_free(a->sink.dev_egress);
     g_free(a->sink.remote);
     g_free(a->sink.local);
+    g_free(a->sink.net_side);
     g_free(a);
+}
+
+static void
+vspan_inline_policy_free(VspanInlinePolicy *p)
+{
+    g_free(p->bridge);
+    g_free(p);
 }
 
 static void
@@ -80,6 +88,7 @@ vspan_config_new_empty(const char *path)
     config->appliances = g_ptr_array_new_with_free_func((GDestroyNotify)vspan_appliance_free);
     config->bridge_policies = g_ptr_array_new_with_free_func((GDestroyNotify)vspan_bridge_policy_free);
     config->bridge_tags = g_ptr_array_new_with_free_func((GDestroyNotify)vspan_bridge_tag_free);
+    config->inline_policies = g_ptr_array_new_with_free_func((GDestroyNotify)vspan_inline_policy_free);
     config->pools = g_ptr_array_new_with_free_func((GDestroyNotify)vspan_pool_free);
     config->programs = g_ptr_array_new_with_free_func((GDestroyNotify)vspan_program_def_free);
     config->on_agent_unavailable = VSPAN_AGENT_UNAVAILABLE_REFUSE;
@@ -97,12 +106,21 @@ vspan_config_free(VspanConfig *config)
     g_ptr_array_unref(config->appliances);
     g_ptr_array_unref(config->bridge_policies);
     g_ptr_array_unref(config->bridge_tags);
+    g_ptr_array_unref(config->inline_policies);
     g_ptr_array_unref(config->pools);
     g_ptr_array_unref(config->programs);
     g_free(config);
 }
 
-static const char *const sink_type_values[] = { "tap", "interface", "netdev", "vxlan", "gretap", "erspan", NULL };
+static const char *const sink_type_values[] = { "tap", "interface", "netdev", "vxlan", "gretap", "erspan", "inline", NULL };
+static const char *const mode_values[] = { "mirror", "inline", NULL };
+
+static int
+vspan_config_mode_from_string(const char *s)
+{
+    return g_strv_contains(mode_values, s) ? (int)g_str_equal(s, "inline") : -1;
+}
+static const char *const on_failure_values[] = { "bypass", "block", NULL };
 static const char *const direction_values[] = { "both", "from-vm", "to-vm", NULL };
 static const char *const trust_values[] = { "never", "appliances", "any", NULL };
 static const char *const unavailable_values[] = { "refuse", "allow", NULL };
@@ -227,6 +245,7 @@ vspan_config_parse_sink(const xmlNode *node, VspanSink *sink, const char *applia
                                                 NULL };
     static const char *const erspan_attrs[] = { "type", "remote", "local", "session", "version", "dev",
                                                 "snaplen", "max-rate", NULL };
+    static const char *const inline_attrs[] = { "type", "vm-side", "net-side", NULL };
     g_autofree char *mac = NULL;
     int type = -1;
     gboolean present;
@@ -236,7 +255,7 @@ vspan_config_parse_sink(const xmlNode *node, VspanSink *sink, const char *applia
         return FALSE;
     if (!present) {
         g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
-                    "%s: missing required attribute 'type'; use one of: tap, interface, netdev, vxlan, gretap, erspan",
+                    "%s: missing required attribute 'type'; use one of: tap, interface, netdev, vxlan, gretap, erspan, inline",
                     where);
         return FALSE;
     }
@@ -341,17 +360,75 @@ vspan_config_parse_sink(const xmlNode *node, VspanSink *sink, const char *applia
             sink->dev_egress = g_strdup_printf("%s-e", sink->dev);
         }
         return vspan_config_check_ifname(sink->dev, "sink dev", FALSE, where, error);
+    case VSPAN_SINK_INLINE:
+        if (!vspan_xml_check_attrs(node, inline_attrs, where, error) ||
+            !vspan_xml_prop_required(node, "vm-side", &sink->dev, where, error) ||
+            !vspan_xml_prop_required(node, "net-side", &sink->net_side, where, error) ||
+            !vspan_config_check_ifname(sink->dev, "vm-side", TRUE, where, error) ||
+            !vspan_config_check_ifname(sink->net_side, "net-side", TRUE, where, error))
+            return FALSE;
+        if (g_str_equal(sink->dev, sink->net_side)) {
+            g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                        "%s: vm-side and net-side are both '%s'; an inline appliance needs two ports, one facing the VMs and one facing the bridge",
+                        where, sink->dev);
+            return FALSE;
+        }
+        return TRUE;
     case VSPAN_SINK_LAST:
         break;
     }
     g_assert_not_reached();
 }
 
+/* "50ms", "1s": 10 ms to 60 s */
+static gboolean
+vspan_config_parse_interval(const char *text, guint *ms)
+{
+    char *end = NULL;
+    guint64 n;
+
+    if (!g_ascii_isdigit(text[0]))
+        return FALSE;
+    n = g_ascii_strtoull(text, &end, 10);
+    if (g_str_equal(end, "s") && n <= 60)
+        n *= 1000;
+    else if (!g_str_equal(end, "ms"))
+        return FALSE;
+    if (n < 10 || n > 60000)
+        return FALSE;
+    *ms = n;
+    return TRUE;
+}
+
+/* <health canary= interval= fail-after=> of an inline appliance */
+static gboolean
+vspan_config_parse_health(const xmlNode *node, VspanHealth *h, const char *where, GError **error)
+{
+    static const char *const attrs[] = { "canary", "interval", "fail-after", NULL };
+    static const char *const switch_values[] = { "off", "on", NULL };
+    g_autofree char *interval = vspan_xml_prop(node, "interval");
+    int canary = VSPAN_SWITCH_ON;
+
+    if (!vspan_xml_check_attrs(node, attrs, where, error) ||
+        !vspan_xml_prop_enum(node, "canary", vspan_switch_from_string, switch_values, &canary, NULL,
+                             where, error) ||
+        !vspan_xml_prop_uint(node, "fail-after", 1, 100, &h->fail_after, NULL, where, error))
+        return FALSE;
+    h->canary = canary == VSPAN_SWITCH_ON;
+    if (interval && !vspan_config_parse_interval(interval, &h->interval_ms)) {
+        g_autofree char *clean = vspan_str_clean(interval);
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                    "%s: interval '%s' is not a time from 10ms to 60s; write it as 50ms or 1s", where, clean);
+        return FALSE;
+    }
+    return TRUE;
+}
+
 static gboolean
 vspan_config_parse_appliance(VspanConfig *config, const xmlNode *node, GError **error)
 {
-    static const char *const attrs[] = { "name", "domain", NULL };
-    static const char *const children[] = { "sink", NULL };
+    static const char *const attrs[] = { "name", "domain", "mode", "on-failure", NULL };
+    static const char *const children[] = { "sink", "health", NULL };
     g_autofree char *where = vspan_xml_where(config->path, node);
     g_autoptr(GPtrArray) tmp = g_ptr_array_new_with_free_func((GDestroyNotify)vspan_appliance_free);
     VspanAppliance *a = g_new0(VspanAppliance, 1);
@@ -368,6 +445,25 @@ vspan_config_parse_appliance(VspanConfig *config, const xmlNode *node, GError **
         !vspan_config_check_name(a->domain, "domain", where, error))
         return FALSE;
 
+    {
+        int mode = 0, on_failure = VSPAN_ON_FAILURE_BYPASS;
+        gboolean has_on_failure;
+
+        if (!vspan_xml_prop_enum(node, "mode", vspan_config_mode_from_string, mode_values, &mode, NULL, where, error) ||
+            !vspan_xml_prop_enum(node, "on-failure", vspan_on_failure_from_string, on_failure_values,
+                                 &on_failure, &has_on_failure, where, error))
+            return FALSE;
+        a->inline_mode = mode == 1;
+        a->on_failure = on_failure;
+        if (has_on_failure && !a->inline_mode) {
+            g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                        "%s: on-failure applies to an inline appliance; add mode=\"inline\" or remove on-failure",
+                        where);
+            return FALSE;
+        }
+    }
+    a->health = (VspanHealth){ TRUE, VSPAN_HEALTH_DEFAULT_INTERVAL_MS, VSPAN_HEALTH_DEFAULT_FAIL_AFTER };
+
     if (vspan_config_find_appliance(config, a->name)) {
         g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
                     "%s: appliance name '%s' is used twice; give each appliance its own name",
@@ -380,6 +476,18 @@ vspan_config_parse_appliance(VspanConfig *config, const xmlNode *node, GError **
             sink = c;
             nsinks++;
         }
+        if (c->type == XML_ELEMENT_NODE && g_str_equal(c->name, "health")) {
+            g_autofree char *hwhere = vspan_xml_where(config->path, c);
+
+            if (!a->inline_mode) {
+                g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                            "%s: <health> checks an inline appliance; add mode=\"inline\" to the appliance or remove <health>",
+                            hwhere);
+                return FALSE;
+            }
+            if (!vspan_config_parse_health(c, &a->health, hwhere, error))
+                return FALSE;
+        }
     }
     if (nsinks != 1) {
         g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
@@ -391,12 +499,20 @@ vspan_config_parse_appliance(VspanConfig *config, const xmlNode *node, GError **
         g_autofree char *swhere = vspan_xml_where(config->path, sink);
         if (!vspan_config_parse_sink(sink, &a->sink, a->name, swhere, error))
             return FALSE;
-        if (a->sink.dev) {
-            const VspanAppliance *other = vspan_config_find_sink_dev(config, a->sink.dev);
+        if (a->inline_mode != (a->sink.type == VSPAN_SINK_INLINE)) {
+            g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                        a->inline_mode ? "%s: an inline appliance needs <sink type=\"inline\" vm-side=\"...\" net-side=\"...\">; change the sink"
+                                       : "%s: an inline sink needs mode=\"inline\" on its appliance; add it",
+                        swhere);
+            return FALSE;
+        }
+        for (guint k = 0; k < 2; k++) {
+            const char *dev = k ? a->sink.net_side : a->sink.dev;
+            const VspanAppliance *other = vspan_config_find_sink_dev(config, dev);
             if (other) {
                 g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
                             "%s: sink dev '%s' is already the sink of appliance '%s'; give each appliance its own device",
-                            swhere, a->sink.dev, other->name);
+                            swhere, dev, other->name);
                 return FALSE;
             }
         }
@@ -541,6 +657,13 @@ vspan_config_parse_mirror(VspanConfig *config, const xmlNode *node, GError **err
         vspan_select_clear(&select);
         return FALSE;
     }
+    if (a->inline_mode) {
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                    "%s: appliance '%s' is inline, in the path of frames rather than a receiver of copies; use <inline bridge=\"%s\" appliance=\"%s\"> or mirror to another appliance",
+                    where, a->name, bridge, a->name);
+        vspan_select_clear(&select);
+        return FALSE;
+    }
     for (guint i = 0; i < config->bridge_policies->len; i++) {
         const VspanBridgePolicy *o = config->bridge_policies->pdata[i];
         if (g_str_equal(o->bridge, bridge) && o->appliance == a) {
@@ -609,6 +732,57 @@ vspan_config_parse_bridge_tag(VspanConfig *config, const xmlNode *node, GError *
     t->line = xmlGetLineNo(node);
     g_ptr_array_add(config->bridge_tags, t);
     return TRUE;
+}
+
+/* <inline bridge= appliance=> */
+static gboolean
+vspan_config_parse_inline(VspanConfig *config, const xmlNode *node, GError **error)
+{
+    static const char *const attrs[] = { "bridge", "appliance", NULL };
+    g_autofree char *where = vspan_xml_where(config->path, node);
+    g_autofree char *bridge = NULL;
+    g_autofree char *name = NULL;
+    const VspanAppliance *a;
+    VspanInlinePolicy *ip;
+
+    if (!vspan_xml_check_attrs(node, attrs, where, error) ||
+        !vspan_xml_check_children(node, (const char *const[]){ NULL }, where, error) ||
+        !vspan_xml_prop_required(node, "bridge", &bridge, where, error) ||
+        !vspan_config_check_ifname(bridge, "bridge", FALSE, where, error) ||
+        !vspan_xml_prop_required(node, "appliance", &name, where, error))
+        return FALSE;
+    a = vspan_config_find_appliance(config, name);
+    if (!a || !a->inline_mode) {
+        g_autofree char *clean = vspan_str_clean(name);
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                    a ? "%s: appliance '%s' is not inline (it gets copies); name an appliance with mode=\"inline\""
+                      : "%s: no appliance named '%s'; define it with mode=\"inline\" or fix the name",
+                    where, clean);
+        return FALSE;
+    }
+    if (vspan_config_bridge_inline(config, bridge)) {
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                    "%s: bridge '%s' already has an <inline>; a frame passes one inline appliance, keep one", where,
+                    bridge);
+        return FALSE;
+    }
+    ip = g_new0(VspanInlinePolicy, 1);
+    ip->bridge = g_steal_pointer(&bridge);
+    ip->appliance = a;
+    ip->line = xmlGetLineNo(node);
+    g_ptr_array_add(config->inline_policies, ip);
+    return TRUE;
+}
+
+const VspanAppliance *
+vspan_config_bridge_inline(const VspanConfig *config, const char *bridge)
+{
+    for (guint i = 0; bridge && i < config->inline_policies->len; i++) {
+        const VspanInlinePolicy *ip = config->inline_policies->pdata[i];
+        if (g_str_equal(ip->bridge, bridge))
+            return ip->appliance;
+    }
+    return NULL;
 }
 
 static gboolean
@@ -800,8 +974,8 @@ vspan_config_parse_metrics(VspanConfig *config, const xmlNode *node, GError **er
 VspanConfig *
 vspan_config_parse(const char *buf, gsize len, const char *path, GError **error)
 {
-    static const char *const children[] = { "appliance", "mirror", "bridge-tag", "pool", "hook", "metrics",
-                                            "program", NULL };
+    static const char *const children[] = { "appliance", "mirror", "inline", "bridge-tag", "pool", "hook",
+                                            "metrics", "program", NULL };
     g_autoptr(VspanConfig) config = vspan_config_new_empty(path);
     g_autoptr(xmlDoc) doc = NULL;
     g_autofree char *where = NULL;
@@ -838,6 +1012,9 @@ vspan_config_parse(const char *buf, gsize len, const char *path, GError **error)
             continue;
         if (g_str_equal(c->name, "mirror")) {
             if (!vspan_config_parse_mirror(config, c, error))
+                return NULL;
+        } else if (g_str_equal(c->name, "inline")) {
+            if (!vspan_config_parse_inline(config, c, error))
                 return NULL;
         } else if (g_str_equal(c->name, "bridge-tag")) {
             if (!vspan_config_parse_bridge_tag(config, c, error))
@@ -939,7 +1116,8 @@ vspan_config_find_sink_dev(const VspanConfig *config, const char *dev)
     for (guint i = 0; dev && i < config->appliances->len; i++) {
         const VspanAppliance *a = config->appliances->pdata[i];
         if ((a->sink.dev && g_str_equal(a->sink.dev, dev)) ||
-            (a->sink.dev_egress && g_str_equal(a->sink.dev_egress, dev)))
+            (a->sink.dev_egress && g_str_equal(a->sink.dev_egress, dev)) ||
+            (a->sink.net_side && g_str_equal(a->sink.net_side, dev)))
             return a;
     }
     return NULL;

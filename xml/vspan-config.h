@@ -26,20 +26,35 @@ typedef struct {
     gboolean max_rate_pps;      /* max_rate is packets a second, else bit/s */
     gboolean tagged;    /* the config has a <bridge-tag>: copies may carry a
                          * marker asking for one (set for every appliance) */
+    char *net_side;     /* inline: the appliance's port facing the bridge
+                         * (dev is vm-side=, its port facing the VMs) */
 } VspanSink;
 
 /* a tunnel sink: vxlan, gretap, erspan */
 #define VSPAN_SINK_IS_TUNNEL(t) ((t) == VSPAN_SINK_VXLAN || (t) == VSPAN_SINK_GRETAP || (t) == VSPAN_SINK_ERSPAN)
-/* a sink vspand creates and owns */
-#define VSPAN_SINK_IS_OWNED(t) ((t) == VSPAN_SINK_TAP || VSPAN_SINK_IS_TUNNEL(t))
+/* a sink vspand creates and owns (inline: when its ports do not exist) */
+#define VSPAN_SINK_IS_OWNED(t) ((t) == VSPAN_SINK_TAP || VSPAN_SINK_IS_TUNNEL(t) || (t) == VSPAN_SINK_INLINE)
 
 #define VSPAN_SNAPLEN_MIN 64
 #define VSPAN_SNAPLEN_MAX 65535
+
+/* <health>: an inline appliance's canary (wave 2) */
+typedef struct {
+    gboolean canary;            /* canary="on" */
+    guint interval_ms;          /* between two canaries, each way */
+    guint fail_after;           /* canaries missed in a row: failed */
+} VspanHealth;
+
+#define VSPAN_HEALTH_DEFAULT_INTERVAL_MS 50
+#define VSPAN_HEALTH_DEFAULT_FAIL_AFTER 3
 
 typedef struct {
     char *name;
     char *domain;       /* the libvirt domain that is the appliance */
     VspanSink sink;
+    gboolean inline_mode;       /* mode="inline": in the path, not copied to */
+    VspanOnFailure on_failure;  /* inline */
+    VspanHealth health;         /* inline */
     long line;
 } VspanAppliance;
 
@@ -52,6 +67,13 @@ typedef struct {
     char *where;                /* message prefix naming the element */
     long line;
 } VspanBridgePolicy;
+
+/* <inline bridge= appliance=>: every port of the bridge is inline. */
+typedef struct {
+    char *bridge;
+    const VspanAppliance *appliance;
+    long line;
+} VspanInlinePolicy;
 
 /* <bridge-tag>: copies of frames from the bridge's NICs carry this tag. */
 typedef struct {
@@ -98,6 +120,7 @@ typedef struct {
     GPtrArray *appliances;          /* of VspanAppliance, config order */
     GPtrArray *bridge_policies;     /* of VspanBridgePolicy */
     GPtrArray *bridge_tags;         /* of VspanBridgeTag */
+    GPtrArray *inline_policies;     /* of VspanInlinePolicy */
     GPtrArray *pools;               /* of VspanPool */
     GPtrArray *programs;            /* of VspanProgramDef */
     VspanAgentUnavailable on_agent_unavailable;
@@ -117,7 +140,9 @@ const VspanAppliance *vspan_config_find_appliance(const VspanConfig *config, con
 gboolean vspan_config_is_appliance_domain(const VspanConfig *config, const char *domain_name);
 /* The appliance whose sink device is @dev, if any. */
 const VspanAppliance *vspan_config_find_sink_dev(const VspanConfig *config, const char *dev);
-/* The <bridge-tag> VLAN of @bridge, 0 when it has none (or @bridge is NULL). */
+/* The inline appliance of every port of @bridge, NULL when none. */
+const VspanAppliance *vspan_config_bridge_inline(const VspanConfig *config, const char *bridge);
+/* The bridge-tag VLAN of @bridge, 0 when it has none (or @bridge is NULL). */
 guint vspan_config_bridge_tag(const VspanConfig *config, const char *bridge);
 const VspanProgramDef *vspan_config_find_program(const VspanConfig *config, const char *name);
 /* Comma-separated program names ("none"), for "known: ..." hints. */

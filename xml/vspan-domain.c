@@ -31,6 +31,15 @@ vspan_hostdev_free(VspanHostdev *hd)
 }
 
 static void
+vspan_inline_req_free(VspanInlineReq *r)
+{
+    g_free(r->appliance);
+    g_free(r->alias);
+    g_free(r->where);
+    g_free(r);
+}
+
+static void
 vspan_mirror_req_free(VspanMirrorReq *m)
 {
     if (!m)
@@ -62,6 +71,7 @@ vspan_domain_free(VspanDomain *dom)
     g_ptr_array_unref(dom->ifaces);
     g_ptr_array_unref(dom->hostdevs);
     g_ptr_array_unref(dom->mirrors);
+    g_ptr_array_unref(dom->inlines);
     g_ptr_array_unref(dom->vfs);
     g_clear_pointer(&dom->by_mac, g_hash_table_unref);
     g_clear_pointer(&dom->by_alias, g_hash_table_unref);
@@ -272,6 +282,20 @@ static const char *const proto_values[] = { "802.1Q", "802.1ad", NULL };
 static const char *const link_values[] = { "auto", "enable", "disable", NULL };
 
 static gboolean
+vspan_annotation_parse_inline(VspanDomain *dom, const xmlNode *node, GError **error)
+{
+    static const char *const attrs[] = { "appliance", "mac", "alias", NULL };
+    VspanInlineReq *r = g_new0(VspanInlineReq, 1);
+
+    g_ptr_array_add(dom->inlines, r);
+    r->where = vspan_annotation_where(dom, node);
+    return vspan_xml_check_attrs(node, attrs, r->where, error) &&
+           vspan_xml_check_children(node, (const char *const[]){ NULL }, r->where, error) &&
+           vspan_xml_prop_required(node, "appliance", &r->appliance, r->where, error) &&
+           vspan_annotation_target(node, r->mac, &r->alias, FALSE, r->where, error);
+}
+
+static gboolean
 vspan_annotation_parse_mirror(VspanDomain *dom, const xmlNode *node, GError **error)
 {
     static const char *const attrs[] = { "appliance", "mac", "alias", "direction", "filter", "sample", "program", NULL };
@@ -345,7 +369,7 @@ static gboolean
 vspan_domain_parse_annotation(VspanDomain *dom, const xmlNode *metadata, const char *name,
                               GError **error)
 {
-    static const char *const children[] = { "mirror", "vf", NULL };
+    static const char *const children[] = { "mirror", "inline", "vf", NULL };
     const xmlNode *ann = NULL;
 
     for (const xmlNode *c = metadata->children; c; c = c->next) {
@@ -382,6 +406,9 @@ vspan_domain_parse_annotation(VspanDomain *dom, const xmlNode *metadata, const c
         if (g_str_equal(c->name, "mirror")) {
             if (!vspan_annotation_parse_mirror(dom, c, error))
                 return FALSE;
+        } else if (g_str_equal(c->name, "inline")) {
+            if (!vspan_annotation_parse_inline(dom, c, error))
+                return FALSE;
         } else if (!vspan_annotation_parse_vf(dom, c, error)) {
             return FALSE;
         }
@@ -403,6 +430,7 @@ vspan_domain_parse(const char *buf, gsize len, const char *name, GError **error)
     dom->ifaces = g_ptr_array_new_with_free_func((GDestroyNotify)vspan_iface_free);
     dom->hostdevs = g_ptr_array_new_with_free_func((GDestroyNotify)vspan_hostdev_free);
     dom->mirrors = g_ptr_array_new_with_free_func((GDestroyNotify)vspan_mirror_req_free);
+    dom->inlines = g_ptr_array_new_with_free_func((GDestroyNotify)vspan_inline_req_free);
     dom->vfs = g_ptr_array_new_with_free_func((GDestroyNotify)vspan_vf_req_free);
 
     doc = vspan_xml_parse(buf, len, name, error);

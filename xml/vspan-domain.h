@@ -48,6 +48,14 @@ typedef struct {
     char *where;            /* message prefix naming the element */
 } VspanMirrorReq;
 
+/* <vspan:inline>: the NIC's frames pass through an inline appliance */
+typedef struct {
+    char *appliance;
+    char mac[18];           /* "" when not given: every NIC that can be */
+    char *alias;
+    char *where;
+} VspanInlineReq;
+
 /* Every field of a VF that vspan owns; no "unset": unrequested means default. */
 typedef struct {
     char mac[18];               /* "" leaves the MAC as libvirt set it */
@@ -82,6 +90,7 @@ typedef struct {
     GPtrArray *hostdevs;    /* of VspanHostdev */
     gboolean annotated;     /* a <vspan:domain> element is present */
     GPtrArray *mirrors;     /* of VspanMirrorReq */
+    GPtrArray *inlines;     /* of VspanInlineReq */
     GPtrArray *vfs;         /* of VspanVfReq */
     GHashTable *by_mac;     /* canonical MAC -> VspanIface (borrowed) */
     GHashTable *by_alias;   /* alias -> VspanIface (borrowed) */

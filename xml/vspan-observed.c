@@ -57,6 +57,7 @@ vspan_observed_new(void)
     obs->program_errors = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     obs->vfs = g_ptr_array_new_with_free_func((GDestroyNotify)vspan_observed_vf_free);
     obs->appliance_ports = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    obs->inline_ports = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     obs->pool_free = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     obs->leases = g_ptr_array_new_with_free_func((GDestroyNotify)vspan_observed_lease_free);
     return obs;
@@ -73,6 +74,7 @@ vspan_observed_free(VspanObserved *obs)
     g_hash_table_unref(obs->tags);
     g_ptr_array_unref(obs->vfs);
     g_hash_table_unref(obs->appliance_ports);
+    g_hash_table_unref(obs->inline_ports);
     g_hash_table_unref(obs->pool_free);
     g_ptr_array_unref(obs->leases);
     g_free(obs);
@@ -294,6 +296,13 @@ vspan_observed_parse(const char *buf, gsize len, const char *name, GError **erro
                 return NULL;
             }
             vspan_observed_add_vf(obs, &addr, pf, vf);
+        } else if (g_str_equal(c->name, "inline")) {
+            g_autofree char *appliance = NULL, *dev = NULL;
+
+            if (!vspan_xml_prop_required(c, "dev", &dev, where, error) ||
+                !vspan_xml_prop_required(c, "appliance", &appliance, where, error))
+                return NULL;
+            g_hash_table_replace(obs->inline_ports, g_steal_pointer(&dev), g_steal_pointer(&appliance));
         } else if (g_str_equal(c->name, "appliance-port")) {
             g_autofree char *appliance = NULL, *dev = NULL;
 

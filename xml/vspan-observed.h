@@ -16,6 +16,7 @@
  *     <select dev="vnet0" hook="ingress" handle="2" sink="vspan-ids-b" program="HEX"/>
  *     <select dev="vnet0" hook="egress" handle="3" sink="eno3" ebpf="flow-head"/>
  *     <tag dev="vnet0" hook="ingress" vlan="100"/>
+ *     <inline dev="vnet0" appliance="ips-a"/>
  *     <program-error name="bad" error="the kernel refused it: ..."/>
  *     <vf pci="0000:3b:02.1" pf="ens2f0" vf="1"/>
  *     <appliance-port appliance="ids-b" dev="vnet7"/>
@@ -59,6 +60,7 @@ typedef struct {
     GHashTable *mirrors;            /* "dev/hook" -> VspanObservedMirror */
     GPtrArray *selects;             /* of VspanObservedSelect */
     GHashTable *tags;               /* "dev/hook" -> GUINT_TO_POINTER(bridge-tag VLAN) */
+    GHashTable *inline_ports;       /* tap -> the inline appliance its frames pass */
     GHashTable *program_errors;     /* <program> name -> why it did not load */
     gboolean vf_map_known;          /* FALSE: PCI addresses cannot be resolved (offline) */
     GPtrArray *vfs;                 /* of VspanObservedVf */

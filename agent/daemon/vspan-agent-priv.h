@@ -28,7 +28,35 @@ struct VspanAgent {
     guint64 repairs;                /* filters restored */
     guint64 checks;                 /* repair runs: kernel compared with the records */
     guint64 reconnects;
+    GHashTable *health;             /* inline appliance name -> VspanHealthEntry */
 };
+
+/* ---- inline appliances' health (vspan-health.c) -------------------------- */
+
+typedef struct VspanHealthEntry VspanHealthEntry;
+
+/* Follow the config: one entry (and canary timer) per inline appliance. */
+void vspan_health_sync(VspanAgent *agent);
+void vspan_health_free(VspanAgent *agent);
+/* Read every appliance's carrier again and write its state. */
+void vspan_health_evaluate(VspanAgent *agent);
+/* A link event of @dev: TRUE when it is an inline appliance's port (its
+ * state is written at once). */
+gboolean vspan_health_port_event(VspanAgent *agent, const char *dev);
+
+typedef struct {
+    const VspanAppliance *appliance;
+    gboolean loaded;
+    VspanInlineStats stats;
+    const char *state;          /* through, bypass, block, not loaded */
+    const char *why;
+    guint64 switches;
+    guint64 canaries_sent;
+    gint64 seconds;             /* in this state */
+} VspanHealthReport;
+typedef void (*VspanHealthFunc)(const VspanHealthReport *r, gpointer data);
+/* config order */
+void vspan_health_foreach(VspanAgent *agent, VspanHealthFunc func, gpointer data);
 
 /* ---- leases (vspan-leases.c): which domain holds which pool VF ---------- */
 

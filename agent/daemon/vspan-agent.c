@@ -67,6 +67,7 @@ vspan_agent_free(VspanAgent *agent)
     if (!agent)
         return;
     g_clear_handle_id(&agent->repair_source, g_source_remove);
+    vspan_health_free(agent);
     g_free(agent->config_path);
     vspan_config_free(agent->config);
     vspan_host_free(agent->host);
@@ -119,6 +120,7 @@ vspan_agent_ensure_sinks(VspanAgent *agent)
         if (!agent->host->klass->sink_ensure(agent->host, a, a->sink.dev, &error))
             g_warning("appliance '%s': %s", a->name, error->message);
     }
+    vspan_health_sync(agent);
 }
 
 void
@@ -371,6 +373,12 @@ vspan_agent_run(VspanAgent *agent, VspanPhase phase, VspanDomain *dom, const cha
         if (vspan_agent_update_appliance_ports(agent, dom, !policy->forgets))
             vspan_agent_schedule_repair(agent, 0);
     }
+    /* a tap that passes an inline appliance now: its state is written */
+    for (guint i = 0; applied && i < plan->ops->len; i++)
+        if (((const VspanOp *)plan->ops->pdata[i])->type == VSPAN_OP_INLINE_SET) {
+            vspan_health_evaluate(agent);
+            break;
+        }
     if (!applied)
         return NULL;
     return g_steal_pointer(&plan);
@@ -479,6 +487,12 @@ vspan_agent_sync(VspanAgent *agent, GPtrArray *xmls)
     for (guint i = 0; i < gone->len; i++)
         vspan_leases_drop(agent->state, agent->host, gone->pdata[i], "its domain is gone");
     vspan_agent_save(agent);
+}
+
+void
+vspan_agent_link_event(VspanAgent *agent, const char *dev)
+{
+    vspan_health_port_event(agent, dev);
 }
 
 void

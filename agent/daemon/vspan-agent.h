@@ -65,6 +65,9 @@ const VspanConfig *vspan_agent_config(VspanAgent *agent);
 /* Whether link or tc events on @dev concern vspan: a tap of a managed
  * domain, an appliance's sink, a pool PF.  Other devices' churn is ignored. */
 gboolean vspan_agent_watches(VspanAgent *agent, const char *dev);
+/* A link of @dev changed or went (rtnetlink): inline appliances' ports
+ * are acted on at once. */
+void vspan_agent_link_event(VspanAgent *agent, const char *dev);
 
 /* The ifindexes of the watched devices that exist now; *all_exist is FALSE
  * when one does not (yet): its appearance can only be told by its name. */

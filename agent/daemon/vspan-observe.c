@@ -93,9 +93,12 @@ vspan_agent_build_watched(VspanAgent *agent)
         }
     }
     for (guint i = 0; i < agent->config->appliances->len; i++) {
-        const char *dev = vspan_agent_sink_dev(agent, agent->config->appliances->pdata[i]);
+        const VspanAppliance *a = agent->config->appliances->pdata[i];
+        const char *dev = vspan_agent_sink_dev(agent, a);
         if (dev)
             g_hash_table_add(w, (char *)dev);
+        if (a->sink.net_side)
+            g_hash_table_add(w, a->sink.net_side);
     }
     for (guint i = 0; i < agent->config->pools->len; i++) {
         const VspanPool *pool = agent->config->pools->pdata[i];

@@ -88,8 +88,14 @@ vspan_watch_cb(struct nl_msg *msg, void *data)
     /* a filter, qdisc or link of vspan's went away or changed: check
      * vspan's within 100 ms (coalescing bursts, including those vspan
      * itself causes); other devices' churn costs one lookup */
-    if (dev && vspan_agent_watches(w->agent, dev))
+    if (dev && vspan_agent_watches(w->agent, dev)) {
+        /* an inline appliance's port: its VMs' frames switch now, not
+         * after the repair's 100 ms */
+        int type = nlmsg_hdr(msg)->nlmsg_type;
+        if (type == RTM_NEWLINK || type == RTM_DELLINK)
+            vspan_agent_link_event(w->agent, dev);
         vspan_agent_schedule_repair(w->agent, 100);
+    }
     return NL_OK;
 }
 

@@ -363,20 +363,116 @@ vspan_bpf_shaper_load(const char *objdir, const VspanSink *sink, guint fit, GErr
 }
 
 void
-vspan_bpf_shaper_counters(const VspanBpfShaper *sh, guint64 out[VSPAN_SHAPE_COUNTERS])
+vspan_bpf_percpu_sum(int fd, guint n, guint64 *out)
 {
     int ncpu = libbpf_num_possible_cpus();
     g_autofree guint64 *per_cpu = g_new0(guint64, MAX(ncpu, 1));
 
-    for (guint i = 0; i < VSPAN_SHAPE_COUNTERS; i++) {
+    for (guint i = 0; i < n; i++) {
         __u32 key = i;
 
         out[i] = 0;
-        if (sh->counters_fd < 0 || ncpu <= 0 || bpf_map_lookup_elem(sh->counters_fd, &key, per_cpu) < 0)
+        if (fd < 0 || ncpu <= 0 || bpf_map_lookup_elem(fd, &key, per_cpu) < 0)
             continue;
         for (int c = 0; c < ncpu; c++)
             out[i] += per_cpu[c];
     }
+}
+
+void
+vspan_bpf_shaper_counters(const VspanBpfShaper *sh, guint64 out[VSPAN_SHAPE_COUNTERS])
+{
+    vspan_bpf_percpu_sum(sh->counters_fd, VSPAN_SHAPE_COUNTERS, out);
+}
+
+/* ---- inline appliances --------------------------------------------------- */
+
+static const char *const vspan_bpf_inline_names[VSPAN_BPF_INLINE_PROGS] = {
+    "from_vm_pass", "from_vm", "to_vm", "from_net_side", "from_vm_side",
+};
+
+void
+vspan_bpf_inline_close(VspanBpfInline *bi)
+{
+    for (guint i = 0; i < VSPAN_BPF_INLINE_PROGS; i++)
+        if (bi->prog_fd[i] >= 0)
+            close(bi->prog_fd[i]);
+    for (int *fd = &bi->app_fd; fd <= &bi->counters_fd; fd++)
+        if (*fd >= 0)
+            close(*fd);
+}
+
+/* a kept fd of map @name of @obj, -1 when it has none */
+static int
+vspan_bpf_keep_map(struct bpf_object *obj, const char *name)
+{
+    struct bpf_map *m = bpf_object__find_map_by_name(obj, name);
+
+    return m ? dup(bpf_map__fd(m)) : -1;
+}
+
+gboolean
+vspan_bpf_inline_load(const char *objdir, guint id, VspanBpfInline *bi, GError **error)
+{
+    struct vspan_inline_params params = { .mark = VSPAN_INLINE_MARK, .id = id };
+    struct bpf_map *ro;
+    size_t size = 0;
+    static char log[65536];
+    g_autofree char *path = g_build_filename(objdir, "inline.bpf.o", NULL);
+    LIBBPF_OPTS(bpf_object_open_opts, opts, .kernel_log_buf = log, .kernel_log_size = sizeof(log),
+                .kernel_log_level = 1);
+    struct bpf_object *obj;
+    gboolean ok = TRUE;
+    int r;
+
+    for (guint i = 0; i < VSPAN_BPF_INLINE_PROGS; i++)
+        bi->prog_fd[i] = -1;
+    bi->app_fd = bi->vids_fd = bi->ports_fd = bi->canary_fd = bi->counters_fd = -1;
+    log[0] = '\0';
+    obj = bpf_object__open_file(path, &opts);
+    if (!obj) {
+        int saved = errno;
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_KERNEL, "cannot open %s: %s", path, g_strerror(saved));
+        return FALSE;
+    }
+    ro = bpf_object__find_map_by_name(obj, ".rodata");
+    if (!ro || !bpf_map__initial_value(ro, &size) || size != sizeof(params) ||
+        bpf_map__set_initial_value(ro, &params, size) < 0) {
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                    "%s does not hold the parameters this vspan writes (.rodata of %zu bytes, expected %zu); reinstall vspan",
+                    path, size, sizeof(params));
+        bpf_object__close(obj);
+        return FALSE;
+    }
+    r = bpf_object__load(obj);
+    if (r < 0) {
+        g_autofree char *last = vspan_bpf_last_line(log);
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_KERNEL, "the kernel refused %s: %s", path,
+                    last ? last : g_strerror(-r));
+        bpf_object__close(obj);
+        return FALSE;
+    }
+    for (guint i = 0; i < VSPAN_BPF_INLINE_PROGS; i++) {
+        struct bpf_program *prog = bpf_object__find_program_by_name(obj, vspan_bpf_inline_names[i]);
+
+        bi->prog_fd[i] = prog ? dup(bpf_program__fd(prog)) : -1;
+        bi->prog_id[i] = bi->prog_fd[i] >= 0 ? vspan_bpf_prog_id(bi->prog_fd[i]) : 0;
+        ok = ok && bi->prog_id[i];
+    }
+    bi->app_fd = vspan_bpf_keep_map(obj, "vspan_app");
+    bi->vids_fd = vspan_bpf_keep_map(obj, "vspan_vids");
+    bi->ports_fd = vspan_bpf_keep_map(obj, "vspan_ports");
+    bi->canary_fd = vspan_bpf_keep_map(obj, "vspan_canary");
+    bi->counters_fd = vspan_bpf_keep_map(obj, "vspan_counters");
+    bpf_object__close(obj);
+    if (!ok || bi->app_fd < 0 || bi->vids_fd < 0 || bi->ports_fd < 0 || bi->canary_fd < 0 ||
+        bi->counters_fd < 0) {
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                    "%s lacks a program or map this vspan uses; reinstall vspan", path);
+        vspan_bpf_inline_close(bi);
+        return FALSE;
+    }
+    return TRUE;
 }
 
 /* ---- copy-tag ------------------------------------------------------------ */

@@ -74,3 +74,30 @@ int vspan_bpf_tagger_load(const char *objdir, guint vlan, guint32 *id, GError **
 
 /* sums over CPUs */
 void vspan_bpf_shaper_counters(const VspanBpfShaper *sh, guint64 out[VSPAN_SHAPE_COUNTERS]);
+
+/*
+ * An inline appliance's programs (inline.bpf.o): one instance per
+ * appliance, all five programs sharing its maps.  Not pinned: a restarted
+ * vspand loads them again and re-points every filter (the old instance
+ * keeps forwarding until then).
+ */
+enum {
+    VSPAN_BPF_INLINE_FROM_VM_PASS,      /* tap ingress, first */
+    VSPAN_BPF_INLINE_FROM_VM,           /* tap ingress, last */
+    VSPAN_BPF_INLINE_TO_VM,             /* tap egress, first */
+    VSPAN_BPF_INLINE_FROM_NET_SIDE,     /* net-side port ingress */
+    VSPAN_BPF_INLINE_FROM_VM_SIDE,      /* vm-side port ingress */
+    VSPAN_BPF_INLINE_PROGS,
+};
+
+typedef struct {
+    int prog_fd[VSPAN_BPF_INLINE_PROGS];
+    guint32 prog_id[VSPAN_BPF_INLINE_PROGS];
+    int app_fd, vids_fd, ports_fd, canary_fd, counters_fd;
+} VspanBpfInline;
+
+/* @id: the appliance's number (1-4095), unique among those loaded */
+gboolean vspan_bpf_inline_load(const char *objdir, guint id, VspanBpfInline *bi, GError **error);
+void vspan_bpf_inline_close(VspanBpfInline *bi);
+/* per-CPU array @fd's first @n slots, summed over CPUs (0 when unreadable) */
+void vspan_bpf_percpu_sum(int fd, guint n, guint64 *out);

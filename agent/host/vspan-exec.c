@@ -43,6 +43,12 @@ vspan_exec_apply(VspanHost *b, const VspanPlan *plan, GError **error)
         case VSPAN_OP_TAG_DEL:
             ok = b->klass->tag_del(b, op->dev, op->hook, error);
             break;
+        case VSPAN_OP_INLINE_SET:
+            ok = b->klass->inline_set(b, op->dev, op->appliance, op->mac, error);
+            break;
+        case VSPAN_OP_INLINE_DEL:
+            ok = b->klass->inline_del(b, op->dev, error);
+            break;
         case VSPAN_OP_VF_SET:
             ok = b->klass->vf_set(b, op, error);
             break;

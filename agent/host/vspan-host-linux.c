@@ -17,6 +17,7 @@
 #include "vspan-link.h"
 #include "vspan-sink.h"
 #include "vspan-sysfs.h"
+#include "vspan-inline.h"
 #include "vspan-tc.h"
 #include "vspan-vf.h"
 
@@ -34,6 +35,8 @@ typedef struct {
     GHashTable *unshaped;               /* sinks checked to hold no shaper */
     GHashTable *taggers;                /* VLAN (0: copy_untag) -> VspanTagger */
     GHashTable *qdisc_modes;            /* tap -> VspanQdiscMode, from its last qdisc-ensure */
+    GHashTable *inlines;                /* inline appliance name -> VspanInline */
+    guint inline_ids;                   /* the last inline appliance's number */
 } VspanLinuxHost;
 
 /* copy-tag.bpf.o loaded for one VLAN (or its untag program) */
@@ -146,6 +149,32 @@ vspan_linux_shape(VspanLinuxHost *self, const VspanAppliance *a, const char *dev
     return vspan_tc_da_set(self->nl, ifindex, &at, &da, VSPAN_TC_SHAPE_NAME, sh->prog_fd, sh->prog_id, error);
 }
 
+/* The programs of inline appliance @a: loaded at its first use; one
+ * whose ports the config renamed is loaded anew (its taps are set again
+ * by the next plan). */
+static VspanInline *
+vspan_linux_inline(VspanLinuxHost *self, const VspanAppliance *a, GError **error)
+{
+    VspanInline *in = g_hash_table_lookup(self->inlines, a->name);
+
+    if (in && vspan_inline_same_ports(in, a))
+        return in;
+    self->inline_ids = self->inline_ids % 4095 + 1;
+    in = vspan_inline_new(a, self->inline_ids, error);
+    if (in)
+        g_hash_table_replace(self->inlines, g_strdup(a->name), in);
+    return in;
+}
+
+static gboolean
+vspan_linux_inline_ports(VspanHost *b, const VspanAppliance *a, GError **error)
+{
+    VspanLinuxHost *self = (VspanLinuxHost *)b;
+    VspanInline *in = vspan_linux_inline(self, a, error);
+
+    return in && vspan_inline_ports(in, self->nl, error);
+}
+
 static gboolean
 vspan_linux_sink_ensure(VspanHost *b, const VspanAppliance *a, const char *dev, GError **error)
 {
@@ -154,6 +183,8 @@ vspan_linux_sink_ensure(VspanHost *b, const VspanAppliance *a, const char *dev, 
 
     if (!vspan_sink_ensure(self->nl, a, dev, &ifindex, error))
         return FALSE;
+    if (a->sink.type == VSPAN_SINK_INLINE)
+        return vspan_linux_inline_ports(b, a, error);
     /* ERSPAN III's twin for copies of frames to the VM */
     if (a->sink.dev_egress && g_str_equal(dev, a->sink.dev)) {
         int twin;
@@ -539,6 +570,103 @@ vspan_linux_numvfs_set(VspanHost *b, const char *pf, guint n, GError **error)
     return vspan_sysfs_write(path, value, error);
 }
 
+/* ---- inline appliances -------------------------------------------------- */
+
+static char *
+vspan_linux_inline_of(VspanHost *b, const char *dev)
+{
+    VspanLinuxHost *self = (VspanLinuxHost *)b;
+    int ifindex = g_hash_table_size(self->inlines) ? vspan_link_ifindex(dev) : 0;
+    GHashTableIter it;
+    VspanInline *in;
+    const char *name;
+    VspanTcAttach at;
+
+    /* no inline appliance loaded (most hosts): no lookup at all */
+    if (g_hash_table_size(self->inlines) == 0 || ifindex <= 0 || !vspan_tc_probe(self->nl, ifindex, &at, NULL))
+        return NULL;
+    g_hash_table_iter_init(&it, self->inlines);
+    while (g_hash_table_iter_next(&it, (gpointer *)&name, (gpointer *)&in))
+        if (vspan_inline_tap_is_mine(in, self->nl, ifindex, &at))
+            return g_strdup(name);
+    return NULL;
+}
+
+/* take @dev out of every inline appliance but @keep */
+static gboolean
+vspan_linux_inline_drop(VspanLinuxHost *self, const char *dev, VspanInline *keep, GError **error)
+{
+    int ifindex = vspan_link_ifindex(dev);
+    GHashTableIter it;
+    VspanInline *in;
+    VspanTcAttach at = { 0 };
+
+    if (ifindex > 0 && !vspan_tc_probe(self->nl, ifindex, &at, error))
+        return FALSE;
+    g_hash_table_iter_init(&it, self->inlines);
+    while (g_hash_table_iter_next(&it, NULL, (gpointer *)&in))
+        if (in != keep && vspan_inline_has_tap(in, dev) &&
+            !vspan_inline_tap_del(in, self->nl, dev, keep ? -1 : ifindex, &at, error))
+            return FALSE;
+    return TRUE;
+}
+
+static gboolean
+vspan_linux_inline_set(VspanHost *b, const char *dev, const VspanAppliance *a, const char *mac, GError **error)
+{
+    VspanLinuxHost *self = (VspanLinuxHost *)b;
+    int ifindex = vspan_linux_resolve(dev, "tap", error);
+    VspanInline *in;
+    VspanTcAttach at;
+
+    g_autoptr(GError) down = NULL;
+
+    if (ifindex <= 0 || !(in = vspan_linux_inline(self, a, error)))
+        return FALSE;
+    /* an appliance that is down now is failed, not an error of the VM's */
+    if (!vspan_inline_ports(in, self->nl, &down))
+        g_debug("%s", down->message);
+    if (!vspan_linux_inline_drop(self, dev, in, error) ||
+        !vspan_linux_attach(self, ifindex, dev, &at, error))
+        return FALSE;
+    return vspan_inline_tap_set(in, self->nl, dev, ifindex, &at, mac, error);
+}
+
+static gboolean
+vspan_linux_inline_del(VspanHost *b, const char *dev, GError **error)
+{
+    return vspan_linux_inline_drop((VspanLinuxHost *)b, dev, NULL, error);
+}
+
+static gboolean
+vspan_linux_inline_state_set(VspanHost *b, const char *appliance, guint state)
+{
+    VspanInline *in = g_hash_table_lookup(((VspanLinuxHost *)b)->inlines, appliance);
+
+    if (in)
+        vspan_inline_state_set(in, state);
+    return in != NULL;
+}
+
+static gboolean
+vspan_linux_inline_stats(VspanHost *b, const char *appliance, VspanInlineStats *st)
+{
+    VspanInline *in = g_hash_table_lookup(((VspanLinuxHost *)b)->inlines, appliance);
+
+    if (in)
+        vspan_inline_stats(in, st);
+    return in != NULL;
+}
+
+static void
+vspan_linux_inline_canary(VspanHost *b, const char *appliance, guint64 seq)
+{
+    VspanInline *in = g_hash_table_lookup(((VspanLinuxHost *)b)->inlines, appliance);
+
+    if (in)
+        vspan_inline_canary(in, seq);
+}
+
 static void
 vspan_linux_programs_sync(VspanHost *b, GPtrArray *defs)
 {
@@ -559,6 +687,7 @@ vspan_linux_free(VspanHost *b)
     g_hash_table_unref(((VspanLinuxHost *)b)->unshaped);
     g_hash_table_unref(((VspanLinuxHost *)b)->taggers);
     g_hash_table_unref(((VspanLinuxHost *)b)->qdisc_modes);
+    g_hash_table_unref(((VspanLinuxHost *)b)->inlines);
     vspan_nl_close(((VspanLinuxHost *)b)->nl);
     close(((VspanLinuxHost *)b)->ioctl_fd);
     vspan_host_finish(b);
@@ -591,6 +720,13 @@ static const VspanHostClass vspan_linux_host_class = {
     .vf_set = vspan_linux_vf_set,
     .vf_reset = vspan_linux_vf_set,
     .vf_matches = vspan_linux_vf_matches,
+    .inline_ports = vspan_linux_inline_ports,
+    .inline_of = vspan_linux_inline_of,
+    .inline_set = vspan_linux_inline_set,
+    .inline_del = vspan_linux_inline_del,
+    .inline_state_set = vspan_linux_inline_state_set,
+    .inline_stats = vspan_linux_inline_stats,
+    .inline_canary = vspan_linux_inline_canary,
     .free = vspan_linux_free,
 };
 
@@ -611,6 +747,7 @@ vspan_linux_host_new(GError **error)
     self->unshaped = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     self->taggers = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, (GDestroyNotify)vspan_tagger_free);
     self->qdisc_modes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    self->inlines = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)vspan_inline_free);
     self->ioctl_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (self->ioctl_fd < 0) {
         int saved = errno;
@@ -638,6 +775,8 @@ vspan_linux_host_release(VspanHost *b, const char *dev, GError **error)
         g_hash_table_remove(b->created_clsact, dev);
         return TRUE;
     }
+    if (!vspan_linux_inline_drop(self, dev, NULL, error))
+        return FALSE;
     for (VspanHook hook = 0; hook < VSPAN_HOOK_LAST; hook++)
         if (!vspan_linux_mirror_del(b, dev, hook, error) ||
             !vspan_linux_select_del(b, dev, hook, 0, error))

@@ -45,6 +45,11 @@ vspan_host_observe_tap(VspanHost *host, const char *tap, VspanObserved *obs, GEr
 
     if (!copies)
         return FALSE;
+    if (host->klass->inline_of) {
+        char *appliance = host->klass->inline_of(host, tap);
+        if (appliance)
+            g_hash_table_replace(obs->inline_ports, g_strdup(tap), appliance);
+    }
     /* one match-all mirror per hook, its sinks in action order; one filter
      * per rule that selects */
     for (VspanHook hook = 0; hook < VSPAN_HOOK_LAST; hook++) {

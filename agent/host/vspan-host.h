@@ -39,6 +39,15 @@ typedef struct {
     guint64 unread_dropped;     /* dropped by the device: the appliance was not reading */
 } VspanSinkStats;
 
+/* An inline appliance as its programs see it (VSPAN_INLINE_* from
+ * vspan-bpf-params.h). */
+typedef struct {
+    guint state;                /* VSPAN_INLINE_THROUGH, _BYPASS, _BLOCK */
+    guint vms;                  /* taps passing it */
+    guint64 counters[9];        /* VSPAN_INLINE_TO_APPLIANCE ... (VSPAN_INLINE_COUNTERS) */
+    guint64 canary[2];          /* the last canary back: sent into the VM side, into the net side */
+} VspanInlineStats;
+
 typedef struct {
     /* ---- reads ---- */
     /* > 0, or 0 when @dev does not exist */
@@ -87,6 +96,25 @@ typedef struct {
      * another), or no more */
     gboolean (*tag_set)(VspanHost *self, const char *dev, VspanHook hook, guint vlan, GError **error);
     gboolean (*tag_del)(VspanHost *self, const char *dev, VspanHook hook, GError **error);
+    /* ---- inline appliances ---- */
+    /* the programs of inline appliance @a on its ports (loaded at first
+     * use); FALSE when a port does not exist */
+    gboolean (*inline_ports)(VspanHost *self, const VspanAppliance *a, GError **error);
+    /* the inline appliance whose current programs @dev's frames pass, NULL when none */
+    char *(*inline_of)(VspanHost *self, const char *dev);
+    /* @dev's frames pass @appliance (whose ports sink_ensure set up) under
+     * a tag of their own; @mac is the only source accepted back */
+    gboolean (*inline_set)(VspanHost *self, const char *dev, const VspanAppliance *appliance,
+                           const char *mac, GError **error);
+    /* they do not, and the tag is free again (@dev may be gone) */
+    gboolean (*inline_del)(VspanHost *self, const char *dev, GError **error);
+    /* through the appliance, around it or dropped (VSPAN_INLINE_*);
+     * FALSE when its programs are not loaded */
+    gboolean (*inline_state_set)(VspanHost *self, const char *appliance, guint state);
+    gboolean (*inline_stats)(VspanHost *self, const char *appliance, VspanInlineStats *st);
+    /* send canary @seq into both ports of @appliance */
+    void (*inline_canary)(VspanHost *self, const char *appliance, guint64 seq);
+
     gboolean (*vf_set)(VspanHost *self, const VspanOp *op, GError **error);
     gboolean (*vf_reset)(VspanHost *self, const VspanOp *op, GError **error);
     gboolean (*link_up)(VspanHost *self, const char *dev, GError **error);

@@ -223,6 +223,34 @@ vspan_sink_ensure(VspanNl *nl, const VspanAppliance *a, const char *dev, int *if
             return FALSE;
         break;
     }
+    case VSPAN_SINK_INLINE:
+        /* each port: a tap vspand creates (the appliance VM's <interface
+         * type='ethernet'>), or whatever device is there already (the veth
+         * of an appliance container) */
+        for (guint k = 0; k < 2; k++) {
+            const char *port = k ? a->sink.net_side : a->sink.dev;
+            int pidx = vspan_link_ifindex(port);
+
+            if (pidx <= 0) {
+                if (!vspan_tap_create(port, error))
+                    return FALSE;
+                pidx = vspan_link_ifindex(port);
+                if (pidx <= 0) {
+                    g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_KERNEL,
+                                "Created port '%s' of appliance '%s' but it is gone", port, a->name);
+                    return FALSE;
+                }
+                vspan_log_event(G_LOG_LEVEL_INFO,
+                                &(VspanLogFields){ .tap = port, .appliance = a->name, .op = "sink-create" },
+                                "created the %s port '%s' of inline appliance '%s' (it did not exist)",
+                                k ? "net-side" : "vm-side", port, a->name);
+            }
+            if (!vspan_link_set_up(nl, pidx, port, error))
+                return FALSE;
+            if (!k)
+                idx = pidx;
+        }
+        break;
     case VSPAN_SINK_NETDEV:
     case VSPAN_SINK_INTERFACE:
         if (idx <= 0) {

@@ -45,12 +45,13 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VspanTcFilter, vspan_tc_filter_free)
 guint32 vspan_tc_prio(VspanHook hook);
 guint32 vspan_tc_select_prio(VspanHook hook);
 
-/* vspan's priorities: copy-tag (48895) up to copy-untag (48901), the mirror
- * (48896/48897) and select (48898/48899) ones and the shaper's between. */
+/* vspan's priorities: inline (48894) and copy-tag (48895) up to copy-untag
+ * (48901) and inline (48902), the mirror (48896/48897) and select
+ * (48898/48899) ones and the shaper's between. */
 static inline gboolean
 vspan_tc_prio_is_vspans(guint32 prio)
 {
-    return prio >= VSPAN_TC_PRIO_TAG && prio <= VSPAN_TC_PRIO_UNTAG;
+    return prio >= VSPAN_TC_PRIO_INLINE_FIRST && prio <= VSPAN_TC_PRIO_INLINE_LAST;
 }
 
 /* Find where filters can go without changing anything. */

@@ -19,7 +19,8 @@
 
 VSPAN_ENUM_IMPL(VspanOpType, op_type, VSPAN_OP_LAST,
                 "sink-ensure", "qdisc-ensure", "mirror-set", "mirror-del",
-                "select-set", "select-del", "tag-set", "tag-del", "vf-set", "vf-reset")
+                "select-set", "select-del", "tag-set", "tag-del", "vf-set", "vf-reset",
+                "inline-set", "inline-del")
 
 static void
 vspan_op_free(VspanOp *op)
@@ -156,6 +157,8 @@ typedef struct {
     GPtrArray *targets;         /* of VspanMirrorTarget, insertion order */
     GHashTable *target_index;   /* "iface-ptr/appliance" -> VspanMirrorTarget */
     GHashTable *pending;        /* appliances without a sink device yet */
+    GPtrArray *inline_ifaces;   /* of VspanIface: the NICs that pass an inline appliance */
+    GHashTable *inline_of;      /* VspanIface -> its inline VspanAppliance */
 } VspanPlanner;
 
 static guint
@@ -306,6 +309,12 @@ vspan_planner_collect_annotation(VspanPlanner *p)
             vspan_plan_error(p->plan,
                              "%s: domain '%s' is appliance '%s' itself and cannot be mirrored to it; remove this <vspan:mirror>",
                              m->where, dom->name, a->name);
+            continue;
+        }
+        if (a->inline_mode) {
+            vspan_plan_error(p->plan,
+                             "%s: appliance '%s' is inline, in the path of frames rather than a receiver of copies; use <vspan:inline appliance='%s'> or mirror to another appliance",
+                             m->where, a->name, a->name);
             continue;
         }
         if (!*m->mac && !m->alias) {
@@ -664,6 +673,164 @@ vspan_planner_mirror_ops(VspanPlanner *p)
     }
 }
 
+/* ---- inline NICs ------------------------------------------------------- */
+
+static void
+vspan_planner_inline_add(VspanPlanner *p, VspanIface *iface, const VspanAppliance *a, const char *where)
+{
+    const VspanAppliance *have = g_hash_table_lookup(p->inline_of, iface);
+
+    if (have == a)
+        return;
+    if (have) {
+        g_autofree char *desc = vspan_iface_describe(iface);
+        vspan_plan_error(p->plan,
+                         "%s: interface %s already passes inline appliance '%s'; a frame passes one inline appliance, keep one",
+                         where, desc, have->name);
+        return;
+    }
+    g_hash_table_insert(p->inline_of, iface, (gpointer)a);
+    g_ptr_array_add(p->inline_ifaces, iface);
+}
+
+/* Why @iface cannot pass an inline appliance, NULL when it can: the
+ * programs need the tap of a Linux bridge port. */
+static const char *
+vspan_iface_not_inline_why(const VspanIface *iface)
+{
+    if (!vspan_iface_is_mirrorable(iface) || iface->type == VSPAN_IFACE_TYPE_DIRECT)
+        return "an inline appliance needs a tap on a Linux bridge (a bridge, network or ethernet interface)";
+    if (iface->bandwidth)
+        return "libvirt's <bandwidth> replaces the tap's qdiscs, and the inline programs with them; shape on the appliance instead";
+    return NULL;
+}
+
+static void
+vspan_planner_collect_inline(VspanPlanner *p)
+{
+    const VspanDomain *dom = p->dom;
+
+    for (guint i = 0; i < dom->inlines->len; i++) {
+        const VspanInlineReq *r = dom->inlines->pdata[i];
+        const VspanAppliance *a = vspan_config_find_appliance(p->config, r->appliance);
+        VspanIface *iface;
+        const char *why;
+
+        if (!a || !a->inline_mode) {
+            g_autofree char *names = vspan_config_appliance_names(p->config);
+            g_autofree char *clean = vspan_str_clean(r->appliance);
+            vspan_plan_error(p->plan, a ? "%s: appliance '%s' gets copies and is not inline (%s: known: %s); name an appliance with mode=\"inline\""
+                                        : "%s: no appliance named '%s' in %s (known: %s); fix the name or ask the host admin to define it",
+                             r->where, clean, p->config->path, names);
+            continue;
+        }
+        if (g_str_equal(a->domain, dom->name)) {
+            vspan_plan_error(p->plan,
+                             "%s: domain '%s' is appliance '%s' itself and cannot be put behind it; remove this <vspan:inline>",
+                             r->where, dom->name, a->name);
+            continue;
+        }
+        if (!*r->mac && !r->alias) {
+            for (guint j = 0; j < dom->ifaces->len; j++) {
+                VspanIface *cand = dom->ifaces->pdata[j];
+                if (!vspan_iface_not_inline_why(cand))
+                    vspan_planner_inline_add(p, cand, a, r->where);
+            }
+            continue;
+        }
+        iface = *r->mac ? vspan_domain_find_iface_by_mac(dom, r->mac) : vspan_domain_find_iface_by_alias(dom, r->alias);
+        if (!iface) {
+            vspan_plan_error(p->plan, "%s: no interface of the domain has %s '%s'; fix the %s or add the interface",
+                             r->where, *r->mac ? "MAC" : "alias", *r->mac ? r->mac : r->alias,
+                             *r->mac ? "mac" : "alias");
+            continue;
+        }
+        why = vspan_iface_not_inline_why(iface);
+        if (why) {
+            g_autofree char *desc = vspan_iface_describe(iface);
+            vspan_plan_error(p->plan, "%s: interface %s, type '%s', cannot pass an inline appliance: %s",
+                             r->where, desc, iface->type_str ? iface->type_str : "?", why);
+            continue;
+        }
+        vspan_planner_inline_add(p, iface, a, r->where);
+    }
+    /* <inline bridge=>: every port of the bridge, the appliance's own excepted */
+    for (guint j = 0; j < dom->ifaces->len; j++) {
+        VspanIface *iface = dom->ifaces->pdata[j];
+        const VspanAppliance *a = vspan_config_bridge_inline(p->config, iface->bridge);
+
+        if (a && !g_str_equal(a->domain, dom->name) && !g_hash_table_contains(p->inline_of, iface)) {
+            const char *why = vspan_iface_not_inline_why(iface);
+            g_autofree char *where = g_strdup_printf("%s <inline bridge='%s'>", p->config->path, iface->bridge);
+
+            if (why) {
+                g_autofree char *desc = vspan_iface_describe(iface);
+                vspan_plan_error(p->plan, "%s: interface %s, type '%s', cannot pass an inline appliance: %s",
+                                 where, desc, iface->type_str ? iface->type_str : "?", why);
+                continue;
+            }
+            vspan_planner_inline_add(p, iface, a, where);
+        }
+    }
+}
+
+static gboolean
+vspan_plan_has_op(const VspanPlan *plan, VspanOpType type, const char *dev)
+{
+    for (guint i = 0; i < plan->ops->len; i++) {
+        const VspanOp *op = plan->ops->pdata[i];
+        if (op->type == type && g_strcmp0(op->dev, dev) == 0)
+            return TRUE;
+    }
+    return FALSE;
+}
+
+/* start, reconnect: each inline NIC's tap runs its appliance's programs;
+ * stopped, release: its tag is given back */
+static void
+vspan_planner_inline_ops(VspanPlanner *p, gboolean set)
+{
+    VspanPlan *plan = p->plan;
+
+    for (guint i = 0; i < p->inline_ifaces->len; i++) {
+        VspanIface *iface = p->inline_ifaces->pdata[i];
+        const VspanAppliance *a = g_hash_table_lookup(p->inline_of, iface);
+        const char *have = iface->target ? g_hash_table_lookup(p->obs->inline_ports, iface->target) : NULL;
+        VspanOp *op;
+
+        if (!iface->target) {
+            if (set) {
+                g_autofree char *desc = vspan_iface_describe(iface);
+                vspan_plan_error(plan,
+                                 "domain '%s': interface %s has no tap (<target dev>) in the live XML, so it cannot pass an inline appliance; pass the XML libvirt gives the start hook",
+                                 p->dom->name, desc);
+            }
+            continue;
+        }
+        if (!set) {
+            vspan_plan_add_op(plan, VSPAN_OP_INLINE_DEL, iface->target);
+            continue;
+        }
+        /* no sink-ensure: vspand creates the appliance's taps when it
+         * starts; a port that is missing now makes the appliance failed
+         * (bypass or block), never the VM's start */
+        if (g_strcmp0(have, a->name) == 0)
+            continue;   /* already right */
+        if (!vspan_plan_has_op(plan, VSPAN_OP_QDISC_ENSURE, iface->target))
+            vspan_plan_add_op(plan, VSPAN_OP_QDISC_ENSURE, iface->target)->qdisc = VSPAN_QDISC_CLSACT;
+        op = vspan_plan_add_op(plan, VSPAN_OP_INLINE_SET, iface->target);
+        op->appliance = a;
+        g_strlcpy(op->mac, iface->mac, sizeof(op->mac));
+    }
+    /* a tap of this domain that passes an appliance it should not */
+    for (guint j = 0; set && j < p->dom->ifaces->len; j++) {
+        VspanIface *iface = p->dom->ifaces->pdata[j];
+        if (iface->target && !g_hash_table_contains(p->inline_of, iface) &&
+            g_hash_table_contains(p->obs->inline_ports, iface->target))
+            vspan_plan_add_op(plan, VSPAN_OP_INLINE_DEL, iface->target);
+    }
+}
+
 /* ---- VFs ---------------------------------------------------------------- */
 
 static gboolean
@@ -968,6 +1135,8 @@ vspan_plan_build(VspanPhase phase, const VspanDomain *dom, const VspanConfig *co
         .targets = g_ptr_array_new_with_free_func((GDestroyNotify)vspan_mirror_target_free),
         .target_index = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL),
         .pending = g_hash_table_new(g_direct_hash, g_direct_equal),
+        .inline_ifaces = g_ptr_array_new(),
+        .inline_of = g_hash_table_new(g_direct_hash, g_direct_equal),
     };
 
     plan->phase = phase;
@@ -990,17 +1159,21 @@ vspan_plan_build(VspanPhase phase, const VspanDomain *dom, const VspanConfig *co
     vspan_planner_compile(&p);
     vspan_planner_mirror_list(&p);
     vspan_planner_vfs(&p);
-    plan->needs_agent = dom->annotated || plan->mirrors->len > 0 || plan->vfs->len > 0;
+    vspan_planner_collect_inline(&p);
+    plan->needs_agent = dom->annotated || plan->mirrors->len > 0 || plan->vfs->len > 0 ||
+                        p.inline_ifaces->len > 0;
 
     switch (phase) {
     case VSPAN_PHASE_START:
     case VSPAN_PHASE_RECONNECT:
         vspan_planner_mirror_ops(&p);
+        vspan_planner_inline_ops(&p, TRUE);
         vspan_planner_vf_ops(&p, VSPAN_OP_VF_SET);
         break;
     case VSPAN_PHASE_STOPPED:
     case VSPAN_PHASE_RELEASE:
         /* the taps went with the domain; the agent forgets its state */
+        vspan_planner_inline_ops(&p, FALSE);
         vspan_planner_vf_ops(&p, VSPAN_OP_VF_RESET);
         break;
     default:
@@ -1020,6 +1193,8 @@ out:
     g_ptr_array_unref(p.targets);
     g_hash_table_unref(p.target_index);
     g_hash_table_unref(p.pending);
+    g_ptr_array_unref(p.inline_ifaces);
+    g_hash_table_unref(p.inline_of);
     return plan;
 }
 
@@ -1090,6 +1265,13 @@ vspan_op_format(const VspanOp *op)
         break;
     case VSPAN_OP_TAG_DEL:
         g_string_append_printf(s, " dev=%s hook=%s", op->dev, vspan_hook_to_string(op->hook));
+        break;
+    case VSPAN_OP_INLINE_SET:
+        g_string_append_printf(s, " dev=%s appliance=%s mac=%s on-failure=%s", op->dev, op->appliance->name,
+                               *op->mac ? op->mac : "-", vspan_on_failure_to_string(op->appliance->on_failure));
+        break;
+    case VSPAN_OP_INLINE_DEL:
+        g_string_append_printf(s, " dev=%s", op->dev);
         break;
     case VSPAN_OP_VF_SET:
     case VSPAN_OP_VF_RESET:

@@ -33,6 +33,12 @@
 #define VSPAN_TC_PRIO_UNTAG 0xbf05u
 #define VSPAN_TC_TAG_NAME "vspan-tag-"       /* + the VLAN ID */
 #define VSPAN_TC_UNTAG_NAME "vspan-untag"
+/* Inline NICs: on the tap, one direct-action filter before everything of
+ * vspan's on each hook, and one after them on ingress; on the appliance's
+ * ports, one on ingress. */
+#define VSPAN_TC_PRIO_INLINE_FIRST 0xbefeu
+#define VSPAN_TC_PRIO_INLINE_LAST 0xbf06u
+#define VSPAN_TC_INLINE_NAME "vspan-inline-"    /* + the appliance's name */
 
 typedef enum {
     VSPAN_OP_SINK_ENSURE,       /* create/verify the appliance's sink device */
@@ -45,6 +51,8 @@ typedef enum {
     VSPAN_OP_TAG_DEL,           /* they carry none */
     VSPAN_OP_VF_SET,            /* set every VF field, then read back */
     VSPAN_OP_VF_RESET,          /* safe defaults, if the lease is still the domain's */
+    VSPAN_OP_INLINE_SET,        /* the tap's frames pass through an inline appliance */
+    VSPAN_OP_INLINE_DEL,        /* they no longer do (the tap may be gone) */
     VSPAN_OP_LAST
 } VspanOpType;
 VSPAN_ENUM_DECL(VspanOpType, op_type);
@@ -73,7 +81,8 @@ typedef struct {
     char *ebpf;                 /* SELECT_SET: the <program> it runs */
     guint vlan;                 /* TAG_SET: the <bridge-tag> VLAN */
     VspanQdiscMode qdisc;       /* QDISC_ENSURE */
-    const VspanAppliance *appliance;    /* SINK_ENSURE; borrowed from the config */
+    const VspanAppliance *appliance;    /* SINK_ENSURE, INLINE_SET; borrowed from the config */
+    char mac[18];               /* INLINE_SET: the VM's MAC, the only source its frames may carry */
     char *pci;                  /* VF ops */
     guint vf;
     VspanVfSettings vf_settings;
