@@ -14,7 +14,7 @@ T=$(mktemp -d)
 chmod 0755 "$T"
 pid="" bg=()
 cleanup() {
-    [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+    [ -n "$pid" ] && { kill -9 "$pid"; wait "$pid"; } 2>/dev/null
     for p in "${bg[@]}"; do kill "$p" 2>/dev/null; done
     for n in vma vmb peer ips; do ip netns del "$n" 2>/dev/null; done
     umount "$T/bpffs" 2>/dev/null
@@ -87,7 +87,7 @@ host_counter() { nft list counter bridge host "$1" | sed -n 's/.*packets \([0-9]
 cat >"$T/vspan.xml" <<'XML'
 <vspan>
   <appliance name="ips-a" domain="ips-a" mode="inline" on-failure="bypass">
-    <sink type="inline" vm-side="vspan-ipsa0" net-side="vspan-ipsa1"/>
+    <sink type="inline" vm-side="vspan-ipsa0" net-side="vspan-ipsa1" ports="existing"/>
     <health canary="on" interval="50ms" fail-after="3"/>
   </appliance>
   <appliance name="ids" domain="ids"><sink type="tap" dev="vspan-ids0"/></appliance>
@@ -116,14 +116,260 @@ check "ia0 runs the inline programs on both hooks (tc: pref 48894/48902 ingress,
     test "$(grep -c 'vspan-inline-ips-a.*direct-action' "$T/tc-ia0")" = 3
 check "the appliance's ports run theirs" sh -c \
     "tc filter show dev vspan-ipsa0 ingress | grep -q 'vspan-inline-ips-a' && tc filter show dev vspan-ipsa1 ingress | grep -q 'vspan-inline-ips-a'"
-cat "$T/tc-ia0"
-"$CTL" status
+
+# ---- helpers --------------------------------------------------------------
+# frames.py: send one Ethernet frame / count the frames of one ethertype that
+# carry a payload / a TCP server and client that compare what they moved
+cat >"$T/net.py" <<'PY'
+import hashlib, os, socket, struct, sys, time
+cmd = sys.argv[1]
+if cmd == "send":            # send DEV DST-MAC ETHERTYPE PAYLOAD
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    s.bind((sys.argv[2], 0))
+    src = s.getsockname()[4]
+    dst = bytes.fromhex(sys.argv[3].replace(":", ""))
+    s.send(dst + src + struct.pack(">H", int(sys.argv[4], 16)) + sys.argv[5].encode().ljust(46, b"\0"))
+elif cmd == "count":         # count DEV ETHERTYPE PAYLOAD SECONDS: frames of it received
+    proto = int(sys.argv[3], 16)
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(proto))
+    s.bind((sys.argv[2], proto))
+    s.settimeout(0.2)
+    n, end = 0, time.time() + float(sys.argv[5])
+    open(sys.argv[6], "w").close()          # ready
+    while time.time() < end:
+        try:
+            data, addr = s.recvfrom(2048)
+        except socket.timeout:
+            continue
+        if addr[2] != socket.PACKET_OUTGOING and sys.argv[4].encode() in data:
+            n += 1
+    print(n)
+elif cmd == "serve":         # serve PORT FILE: receive to EOF, write its sha256; then send 4 MB back
+    l = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    l.bind(("0.0.0.0", int(sys.argv[2])))
+    l.listen(4)
+    open(sys.argv[3] + ".ready", "w").close()
+    while True:
+        c, _ = l.accept()
+        h = hashlib.sha256()
+        while True:
+            b = c.recv(65536)
+            if not b:
+                break
+            h.update(b)
+        data = os.urandom(4 << 20)
+        c.sendall(hashlib.sha256(data).hexdigest().encode() + b"\n" + data)
+        c.close()
+        with open(sys.argv[3], "w") as f:
+            f.write(h.hexdigest() + "\n")
+elif cmd == "client":        # client IP PORT: send 4 MB, print its sha256 and whether the reply matched
+    data = os.urandom(4 << 20)
+    c = socket.create_connection((sys.argv[2], int(sys.argv[3])), timeout=3)
+    c.sendall(data)
+    c.shutdown(socket.SHUT_WR)
+    got = b""
+    while True:
+        b = c.recv(65536)
+        if not b:
+            break
+        got += b
+    head, _, body = got.partition(b"\n")
+    print(hashlib.sha256(data).hexdigest(), "back-ok" if hashlib.sha256(body).hexdigest().encode() == head and len(body) == 4 << 20 else "back-bad")
+PY
+py() { python3 "$T/net.py" "$@"; }
+# count_in NS DEV ETHERTYPE PAYLOAD SECONDS OUT: count in the background
+count_in() {
+    rm -f "$T/ready.$6"
+    ip netns exec "$1" python3 "$T/net.py" count "$2" "$3" "$4" "$5" "$T/ready.$6" >"$T/$6" 2>&1 </dev/null &
+    bg+=($!)
+    for _ in $(seq 50); do [ -e "$T/ready.$6" ] && break; sleep 0.05; done
+}
+agent_json() { "$CTL" status --json; }
+# the value of KEY in the inline appliance's status
+inline_field() { agent_json | sed -n "s/.*\"inline\":\[{[^]]*\"$1\":\"\{0,1\}\([^,\"]*\).*/\1/p"; }
+# pings: ping -i 0.01 from NS for SECONDS, numbered; prints the lost ones
+ping_stream() {
+    ip netns exec "$1" ping -i 0.01 -W 1 -w "$2" -c "$(( $2 * 100 ))" 10.9.0.3 >"$T/stream" 2>&1 </dev/null &
+    bg+=($!)
+    stream_pid=$!
+}
+stream_lost() {
+    # every echo request sent and not answered (ping stops at its deadline)
+    sed -n 's/^\([0-9]*\) packets transmitted, \([0-9]*\) received.*/\1 \2/p' "$T/stream" |
+        { read -r sent got && echo $((sent - got)) || echo all; }
+}
+
+# ---- through the appliance ------------------------------------------------
 s0=$(seen)
 in_ns vma ping -c 3 -i 0.2 -W 1 10.9.0.3 >"$T/ping" 2>&1
 check "A pings the peer through the appliance (3/3)" grep -q "3 received" "$T/ping"
 s1=$(seen)
-check "the appliance forwarded them ($s0 -> $s1 frames)" test "$((s1 - s0))" -ge 6
-[ -n "${VSPAN_TEST_DEBUG:-}" ] && { in_ns vma ip neigh; tc -s filter show dev ia0 ingress; tc -s filter show dev vspan-ipsa1 ingress; in_ns ips ip -s link; bpftool map dump name vspan_app; bpftool map dump name vspan_counters; bpftool map dump name vspan_canary; }
-cat "$T/log"
+check "the appliance forwarded the echo requests and replies ($s0 -> $s1 frames)" test "$((s1 - s0))" -ge 6
+check "status: ips-a is 'through', healthy" test "$(inline_field state)-$(inline_field why)" = "through-healthy"
+check "status: 2 VMs pass ips-a" test "$(inline_field vms)" = 2
+in_ns vma ip -6 addr add fd00::a/64 dev eth0 nodad
+in_ns peer ip -6 addr add fd00::c/64 dev eth0 nodad
+in_ns vma ping -6 -c 2 -i 0.2 -W 1 fd00::c >"$T/ping6" 2>&1
+in_ns peer ping -6 -c 2 -i 0.2 -W 1 fd00::a >>"$T/ping6" 2>&1
+check "IPv6 both ways: neighbour discovery through the appliance, A -> peer and peer -> A" \
+    test "$(grep -c '2 received' "$T/ping6")" = 2
+in_ns peer ip neigh flush dev eth0
+in_ns peer ping -c 1 -W 1 10.9.0.1 >/dev/null 2>&1
+check "ARP from the peer's side resolves A" sh -c "ip netns exec peer ip neigh show 10.9.0.1 | grep -q 52:54:00:00:00:0a"
+
+# TCP, 4 MB each way, byte for byte; the appliance's drop rule holds
+ip netns exec peer python3 "$T/net.py" serve 7778 "$T/srv" </dev/null >/dev/null 2>&1 &
+bg+=($!)
+ip netns exec peer python3 "$T/net.py" serve 7777 "$T/srv7777" </dev/null >/dev/null 2>&1 &
+bg+=($!)
+for _ in $(seq 50); do [ -e "$T/srv.ready" ] && [ -e "$T/srv7777.ready" ] && break; sleep 0.1; done
+out=$(in_ns vma python3 "$T/net.py" client 10.9.0.3 7778 2>&1)
+sleep 0.2
+check "TCP through the appliance: 4 MB from A arrive byte-identical, 4 MB back too ($out)" \
+    test "${out#* }-$(cat "$T/srv" 2>/dev/null)" = "back-ok-${out%% *}"
+out=$(in_ns vma python3 "$T/net.py" client 10.9.0.3 7777 2>&1)
+case $out in *"timed out"*) ok "the appliance's drop rule holds: TCP to port 7777 from A times out" ;;
+*) bad "TCP to port 7777 should be dropped by the appliance: $out" ;; esac
+
+# each frame once: the peer sees each echo request once; B sees A's broadcast once
+count_in peer eth0 88b6 once-a 1.5 peer.once
+count_in vmb eth0 88b6 once-a 1.5 vmb.once
+in_ns vma python3 "$T/net.py" send eth0 ff:ff:ff:ff:ff:ff 88b6 once-a
+wait "${bg[-1]}" "${bg[-2]}" 2>/dev/null
+check "A's one broadcast reaches the peer once ($(cat "$T/peer.once")) and B once ($(cat "$T/vmb.once"))" \
+    test "$(cat "$T/peer.once")-$(cat "$T/vmb.once")" = "1-1"
+check "between A and B the appliance inspected it once (inspected_once $(inline_field inspected_once))" \
+    test "$(inline_field inspected_once)" -ge 1
+# overlapping broadcast: one from the peer reaches A once and B once, each
+# through the appliance under its own tag
+ip netns exec ips tcpdump -nei a1 -w "$T/a1.pcap" </dev/null >/dev/null 2>&1 &
+dump=$!
+bg+=($dump)
+sleep 0.5
+count_in vma eth0 88b6 once-p 1.5 vma.once
+count_in vmb eth0 88b6 once-p 1.5 vmb.once2
+in_ns peer python3 "$T/net.py" send eth0 ff:ff:ff:ff:ff:ff 88b6 once-p
+wait "${bg[-1]}" "${bg[-2]}" 2>/dev/null
+sleep 0.3
+kill "$dump"; wait "$dump" 2>/dev/null
+tags=$(tcpdump -enr "$T/a1.pcap" 2>/dev/null | grep -v 'vlan 4094' | grep -c 'ethertype Unknown (0x88b6)')
+vids=$(tcpdump -enr "$T/a1.pcap" 2>/dev/null | grep 'ethertype Unknown (0x88b6)' | grep -o 'vlan [0-9]*' | sort -u | paste -sd,)
+check "the peer's broadcast reaches A once ($(cat "$T/vma.once")) and B once ($(cat "$T/vmb.once2"))" \
+    test "$(cat "$T/vma.once")-$(cat "$T/vmb.once2")" = "1-1"
+check "it entered the appliance twice, under A's and B's tags ($tags frames: $vids)" test "$tags-$vids" = "2-vlan 1,vlan 2"
+check "no frame on br0 carried vspan's mark ($(host_counter marked) of $(host_counter total) forwarded)" \
+    test "$(host_counter marked)" = 0 -a "$(host_counter total)" -gt 10
+
+# mirrors on an inline NIC copy what A really sent and received: each echo
+# request and reply once; a frame to A that the appliance drops is not copied
+"$BUILD/tests/tap-capture" vspan-ids0 "$T/ids.pcap" </dev/null >/dev/null 2>&1 &
+cap=$!
+bg+=($cap)
+sleep 0.3
+in_ns vma ping -c 3 -i 0.2 -W 1 -p 7a7a 10.9.0.3 >/dev/null 2>&1
+in_ns peer python3 -c '
+import socket
+s = socket.socket(); s.settimeout(1)
+try: s.connect(("10.9.0.1", 7777))
+except Exception: pass' 2>/dev/null
+sleep 0.3
+kill "$cap"; wait "$cap" 2>/dev/null
+req=$(tcpdump -nr "$T/ids.pcap" 'icmp[icmptype] = icmp-echo' 2>/dev/null | grep -c 'ICMP echo request')
+rep=$(tcpdump -nr "$T/ids.pcap" 'icmp[icmptype] = icmp-echoreply' 2>/dev/null | grep -c 'ICMP echo reply')
+syn=$(tcpdump -nr "$T/ids.pcap" 'tcp dst port 7777' 2>/dev/null | wc -l)
+check "the mirror of A copied 3 echo requests and 3 replies, each once ($req, $rep)" test "$req-$rep" = "3-3"
+check "the peer's SYNs to A's port 7777, dropped by the appliance, were not copied as received ($syn)" test "$syn" = 0
+
+# ---- failing open -----------------------------------------------------------
+sw0=$(inline_field switches)
+ping_stream vma 3
+sleep 1
+in_ns ips ip link set a0 down
+wait "$stream_pid"
+lost=$(stream_lost)
+log "carrier loss (the appliance's VM-side port down): $lost of 300 pings at 10 ms lost"
+check "bypass on carrier loss: the pings go on ($lost lost)" test "$lost" != all -a "${lost:-999}" -le 5
+check "status: bypass, a port has no carrier" sh -c "'$CTL' status | grep -q '^inline appliance ips-a (domain ips-a): bypass (a port has no carrier'"
+check "the switch was logged" grep -q "inline appliance 'ips-a': through -> bypass: a port has no carrier" "$T/log"
+s2=$(seen)
+in_ns vma ping -c 2 -i 0.2 -W 1 10.9.0.3 >/dev/null 2>&1
+check "around the appliance: it saw none of them ($s2 -> $(seen))" test "$(seen)" = "$s2"
+in_ns ips ip link set a0 up
+for _ in $(seq 50); do [ "$(inline_field state)" = through ] && break; sleep 0.1; done
+in_ns vma ping -c 2 -i 0.2 -W 1 10.9.0.3 >/dev/null 2>&1
+check "back through the appliance once its port is up ($(inline_field state); it saw $s2 -> $(seen))" \
+    test "$(inline_field state)" = through -a "$(seen)" -ge "$((s2 + 4))"
+check "status counts both switches ($sw0 -> $(inline_field switches))" test "$(inline_field switches)" = "$((sw0 + 2))"
+
+# an appliance that is up but forwards nothing: only the canaries tell
+in_ns ips nft insert rule bridge ips pass drop
+ping_stream vma 3
+wait "$stream_pid"
+lost=$(stream_lost)
+log "black hole (up, forwarding nothing; canary every 50 ms, fail-after 3): $lost of 300 pings at 10 ms lost"
+check "bypass when the canaries stop: the pings go on after $lost lost (fail-after 3 x 50 ms = 15 pings, + one interval)" \
+    test "$lost" != all -a "${lost:-999}" -le 30
+check "status says why" sh -c "'$CTL' status | grep -q '^inline appliance ips-a (domain ips-a): bypass (its canaries do not come back'"
+in_ns ips nft flush chain bridge ips pass
+in_ns ips nft add rule bridge ips pass counter name seen
+in_ns ips nft add rule bridge ips pass tcp dport 7777 drop
+for _ in $(seq 50); do [ "$(inline_field state)" = through ] && break; sleep 0.1; done
+check "through again once the canaries come back" test "$(inline_field state)" = through
+
+# the appliance deleted (its namespace and ports gone), then back
+ping_stream vma 3
+sleep 1
+ip netns del ips
+wait "$stream_pid"
+lost=$(stream_lost)
+log "appliance deleted (namespace and ports gone): $lost of 300 pings at 10 ms lost"
+check "bypass when the appliance is gone: the pings go on ($lost lost)" test "$lost" != all -a "${lost:-999}" -le 10
+appliance_up
+for _ in $(seq 50); do [ "$(inline_field state)" = through ] && break; sleep 0.1; done
+s3=$(seen)
+in_ns vma ping -c 2 -i 0.2 -W 1 10.9.0.3 >"$T/ping" 2>&1
+check "a new appliance on the same port names is taken back: through, and it forwards ($s3 -> $(seen))" \
+    test "$(inline_field state)" = through -a "$(seen)" -ge "$((s3 + 4))"
+
+# ---- vspand killed -9: the kernel keeps the path --------------------------
+{ kill -9 "$pid"; wait "$pid"; } 2>/dev/null; pid=""
+s4=$(seen)
+in_ns vma ping -c 3 -i 0.2 -W 1 10.9.0.3 >"$T/ping" 2>&1
+check "vspand killed -9: traffic keeps flowing through the appliance ($(grep -o '[0-9]* received' "$T/ping"), it saw $s4 -> $(seen))" \
+    sh -c "grep -q '3 received' '$T/ping' && test $(seen) -ge $((s4 + 6))"
+in_ns ips ip link set a0 down
+in_ns vma ping -c 2 -i 0.2 -W 1 10.9.0.3 >"$T/ping" 2>&1
+check "without vspand nothing fails it open: the appliance down, the traffic stops ($(grep -o '[0-9]* received' "$T/ping"))" \
+    grep -q ' 0 received' "$T/ping"
+start_agent
+for _ in $(seq 50); do [ "$(inline_field state)" = bypass ] && break; sleep 0.1; done
+in_ns vma ping -c 2 -i 0.2 -W 1 10.9.0.3 >"$T/ping" 2>&1
+check "vspand back: it takes the appliance over and fails it open (bypass, $(grep -o '[0-9]* received' "$T/ping"))" \
+    sh -c "test '$(inline_field state)' = bypass && grep -q '2 received' '$T/ping'"
+in_ns ips ip link set a0 up
+for _ in $(seq 50); do [ "$(inline_field state)" = through ] && break; sleep 0.1; done
+check "and through again with the appliance up" test "$(inline_field state)" = through
+
+# ---- on-failure="block" ----------------------------------------------------
+sed -i 's/on-failure="bypass"/on-failure="block"/' "$T/vspan.xml"
+kill -HUP "$pid"
+for _ in $(seq 30); do grep -q "reloaded" "$T/log" && break; sleep 0.1; done
+in_ns ips ip link set a0 down
+for _ in $(seq 50); do [ "$(inline_field state)" = block ] && break; sleep 0.1; done
+in_ns vma ping -c 2 -i 0.2 -W 1 10.9.0.3 >"$T/ping" 2>&1
+check "on-failure=block: the appliance down, A's traffic stops ($(inline_field state), $(grep -o '[0-9]* received' "$T/ping"))" \
+    sh -c "test '$(inline_field state)' = block && grep -q ' 0 received' '$T/ping'"
+check "status counts the blocked frames ($(inline_field blocked))" test "$(inline_field blocked)" -gt 0
+in_ns ips ip link set a0 up
+for _ in $(seq 50); do [ "$(inline_field state)" = through ] && break; sleep 0.1; done
+in_ns vma ping -c 2 -i 0.2 -W 1 10.9.0.3 >"$T/ping" 2>&1
+check "and through again when it is back" grep -q '2 received' "$T/ping"
+
+# ---- a VM that stops: its tag is free, its filters gone -----------------------
+domain vmb ib0 52:54:00:00:00:0b "" 6f1c1c9e-2c1a-4c55-9d1e-0a3c1d2e3f42 | "$BUILD/hooks/vspan-hook" vmb release end -
+check "B released: 1 VM passes ips-a" test "$(inline_field vms)" = 1
+# vspand's log when something failed
+[ "$fail" -gt 0 ] && sed 's/^/# /' "$T/log"
 [ -n "${VSPAN_TEST_PAUSE:-}" ] && { echo paused; sleep 900; }
 finish

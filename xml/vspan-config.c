@@ -233,6 +233,12 @@ vspan_config_parse_shape(const xmlNode *node, VspanSink *sink, const char *where
     return TRUE;
 }
 
+static int
+vspan_config_ports_from_string(const char *s)
+{
+    return g_str_equal(s, "tap") ? 0 : g_str_equal(s, "existing") ? 1 : -1;
+}
+
 static gboolean
 vspan_config_parse_sink(const xmlNode *node, VspanSink *sink, const char *appliance,
                         const char *where, GError **error)
@@ -245,7 +251,8 @@ vspan_config_parse_sink(const xmlNode *node, VspanSink *sink, const char *applia
                                                 NULL };
     static const char *const erspan_attrs[] = { "type", "remote", "local", "session", "version", "dev",
                                                 "snaplen", "max-rate", NULL };
-    static const char *const inline_attrs[] = { "type", "vm-side", "net-side", NULL };
+    static const char *const inline_attrs[] = { "type", "vm-side", "net-side", "ports", NULL };
+    static const char *const ports_values[] = { "tap", "existing", NULL };
     g_autofree char *mac = NULL;
     int type = -1;
     gboolean present;
@@ -365,8 +372,11 @@ vspan_config_parse_sink(const xmlNode *node, VspanSink *sink, const char *applia
             !vspan_xml_prop_required(node, "vm-side", &sink->dev, where, error) ||
             !vspan_xml_prop_required(node, "net-side", &sink->net_side, where, error) ||
             !vspan_config_check_ifname(sink->dev, "vm-side", TRUE, where, error) ||
-            !vspan_config_check_ifname(sink->net_side, "net-side", TRUE, where, error))
+            !vspan_config_check_ifname(sink->net_side, "net-side", TRUE, where, error) ||
+            !vspan_xml_prop_enum(node, "ports", vspan_config_ports_from_string, ports_values, &type, NULL,
+                                 where, error))
             return FALSE;
+        sink->existing_ports = type == 1;
         if (g_str_equal(sink->dev, sink->net_side)) {
             g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
                         "%s: vm-side and net-side are both '%s'; an inline appliance needs two ports, one facing the VMs and one facing the bridge",

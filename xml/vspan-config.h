@@ -28,6 +28,8 @@ typedef struct {
                          * marker asking for one (set for every appliance) */
     char *net_side;     /* inline: the appliance's port facing the bridge
                          * (dev is vm-side=, its port facing the VMs) */
+    gboolean existing_ports;    /* inline ports="existing": never created (a
+                                 * container's veths); else taps vspand creates */
 } VspanSink;
 
 /* a tunnel sink: vxlan, gretap, erspan */

@@ -7,6 +7,7 @@
  * exposition are all rendered from it. */
 
 #include "vspan-agent-priv.h"
+#include "vspan-bpf-params.h"
 #include "vspan-json.h"
 
 typedef struct {
@@ -226,6 +227,68 @@ vspan_snapshot_take(VspanAgent *agent)
 
 /* ---- status -------------------------------------------------------------- */
 
+typedef struct {
+    VspanAgent *agent;
+    VspanJson *j;
+    GString *text;
+} VspanInlineOut;
+
+/* One inline appliance: what its VMs' frames do and why, its ports, its
+ * counters; a port that offloads TCP segmentation is named with the fix. */
+static void
+vspan_report_inline(const VspanHealthReport *r, gpointer data)
+{
+    VspanInlineOut *o = data;
+    VspanHost *host = o->agent->host;
+    const VspanAppliance *a = r->appliance;
+    const guint64 *c = r->stats.counters;
+    const char *ports[2] = { a->sink.dev, a->sink.net_side };
+
+    vspan_json_begin_object(o->j, NULL);
+    vspan_json_string(o->j, "name", a->name);
+    vspan_json_string(o->j, "domain", a->domain);
+    vspan_json_string(o->j, "vm_side", a->sink.dev);
+    vspan_json_string(o->j, "net_side", a->sink.net_side);
+    vspan_json_string(o->j, "on_failure", vspan_on_failure_to_string(a->on_failure));
+    vspan_json_string(o->j, "state", r->state);
+    vspan_json_string(o->j, "why", r->why);
+    vspan_json_int(o->j, "seconds", r->seconds);
+    vspan_json_uint(o->j, "switches", r->switches);
+    vspan_json_uint(o->j, "vms", r->stats.vms);
+    vspan_json_bool(o->j, "canary", a->health.canary);
+    vspan_json_uint(o->j, "canaries_sent", r->canaries_sent);
+    vspan_json_uint(o->j, "canaries_back", MIN(r->stats.canary[0], r->stats.canary[1]));
+    vspan_json_uint(o->j, "to_appliance", c[VSPAN_INLINE_TO_APPLIANCE]);
+    vspan_json_uint(o->j, "from_appliance", c[VSPAN_INLINE_FROM_APPLIANCE]);
+    vspan_json_uint(o->j, "inspected_once", c[VSPAN_INLINE_SEEN_ONCE]);
+    vspan_json_uint(o->j, "bypassed", c[VSPAN_INLINE_BYPASSED]);
+    vspan_json_uint(o->j, "blocked", c[VSPAN_INLINE_BLOCKED]);
+    vspan_json_uint(o->j, "dropped_unknown_tag", c[VSPAN_INLINE_UNKNOWN_TAG]);
+    vspan_json_uint(o->j, "dropped_foreign_mac", c[VSPAN_INLINE_FOREIGN_MAC]);
+    vspan_json_uint(o->j, "dropped_no_room", c[VSPAN_INLINE_PUSH_FAILED]);
+    vspan_json_end_object(o->j);
+
+    g_string_append_printf(o->text, "inline appliance %s (domain %s): %s (%s) for %" G_GINT64_FORMAT " s, %" G_GUINT64_FORMAT " switches; on failure: %s\n",
+                           a->name, a->domain, r->state, r->why, r->seconds, r->switches,
+                           vspan_on_failure_to_string(a->on_failure));
+    g_string_append_printf(o->text, "  ports: vm-side %s (%s), net-side %s (%s); %u VMs", a->sink.dev,
+                           host->klass->carrier(host, a->sink.dev) ? "carrier" : "no carrier", a->sink.net_side,
+                           host->klass->carrier(host, a->sink.net_side) ? "carrier" : "no carrier", r->stats.vms);
+    if (a->health.canary)
+        g_string_append_printf(o->text, "; canaries %" G_GUINT64_FORMAT " sent, %" G_GUINT64_FORMAT " back",
+                               r->canaries_sent, MIN(r->stats.canary[0], r->stats.canary[1]));
+    g_string_append_printf(o->text, "\n  frames: %" G_GUINT64_FORMAT " to it, %" G_GUINT64_FORMAT " back, %" G_GUINT64_FORMAT
+                                    " between its VMs inspected once, %" G_GUINT64_FORMAT " bypassed, %" G_GUINT64_FORMAT
+                                    " blocked; from it dropped: %" G_GUINT64_FORMAT " untagged or unknown tag, %" G_GUINT64_FORMAT " foreign MAC\n",
+                           c[VSPAN_INLINE_TO_APPLIANCE], c[VSPAN_INLINE_FROM_APPLIANCE], c[VSPAN_INLINE_SEEN_ONCE],
+                           c[VSPAN_INLINE_BYPASSED], c[VSPAN_INLINE_BLOCKED], c[VSPAN_INLINE_UNKNOWN_TAG],
+                           c[VSPAN_INLINE_FOREIGN_MAC]);
+    for (guint k = 0; k < 2; k++)
+        if (host->klass->ifindex(host, ports[k]) > 0 && host->klass->tso(host, ports[k]))
+            g_string_append_printf(o->text, "  warning: %s takes TCP segmentation offload (the appliance's NIC negotiated it): the VMs' large sends reach the appliance as super-frames of up to 64 KB with partial checksums, which an IPS drops as invalid unless it skips checksum validation; turn it off on the appliance's inline interfaces (a VM: <driver><guest tso4='off' tso6='off' ecn='off' ufo='off'/></driver>; a container: ethtool -K %s tso off gso off) or turn off its checksum validation\n",
+                                   ports[k], ports[k]);
+}
+
 char *
 vspan_agent_status(VspanAgent *agent, char **text_out)
 {
@@ -243,6 +306,8 @@ vspan_agent_status(VspanAgent *agent, char **text_out)
         const VspanAppliance *a = sa->appliance;
         guint n = 0;
 
+        if (a->inline_mode)
+            continue;   /* below: they get no copies */
         vspan_json_begin_object(&j, NULL);
         vspan_json_string(&j, "name", a->name);
         vspan_json_string(&j, "domain", a->domain);
@@ -307,6 +372,10 @@ vspan_agent_status(VspanAgent *agent, char **text_out)
         if (n == 0)
             g_string_append(text, "  (no mirrors)\n");
     }
+    vspan_json_end_array(&j);
+
+    vspan_json_begin_array(&j, "inline");
+    vspan_health_foreach(agent, vspan_report_inline, &(VspanInlineOut){ agent, &j, text });
     vspan_json_end_array(&j);
 
     vspan_json_begin_array(&j, "mirrors");

@@ -119,7 +119,9 @@ vspan_inline_ports(VspanInline *in, VspanNl *nl, GError **error)
                         "Port '%s' of inline appliance '%s' does not exist; start the appliance", dev, in->name);
             return FALSE;
         }
-        if (!vspan_tc_attach(nl, idx[k], dev, VSPAN_QDISC_CLSACT, &at, &created, error) ||
+        /* up on the host's side (a container's veth comes down) */
+        if (!vspan_link_set_up(nl, idx[k], dev, error) ||
+            !vspan_tc_attach(nl, idx[k], dev, VSPAN_QDISC_CLSACT, &at, &created, error) ||
             !vspan_tc_da_set(nl, idx[k], &at, &da, in->filter_name, in->bpf.prog_fd[prog], in->bpf.prog_id[prog],
                              error))
             return FALSE;

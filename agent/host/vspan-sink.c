@@ -231,6 +231,8 @@ vspan_sink_ensure(VspanNl *nl, const VspanAppliance *a, const char *dev, int *if
             const char *port = k ? a->sink.net_side : a->sink.dev;
             int pidx = vspan_link_ifindex(port);
 
+            if (pidx <= 0 && a->sink.existing_ports)
+                continue;   /* the container is not running: the appliance is down */
             if (pidx <= 0) {
                 if (!vspan_tap_create(port, error))
                     return FALSE;
@@ -250,6 +252,8 @@ vspan_sink_ensure(VspanNl *nl, const VspanAppliance *a, const char *dev, int *if
             if (!k)
                 idx = pidx;
         }
+        if (idx <= 0)
+            idx = 0;
         break;
     case VSPAN_SINK_NETDEV:
     case VSPAN_SINK_INTERFACE:
