@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "fake-host.h"
+#include "vspan-bpf-params.h"
 #include "vspan-agent.h"
 
 #define WEB_UUID "11111111-1111-4111-8111-111111111111"
@@ -419,6 +420,63 @@ test_sink_mtu(Fixture *fx, gconstpointer data)
     g_assert_null(strstr(text2, "warning:"));
 }
 
+
+/* ---- inline appliances ------------------------------------------------------ */
+
+/* An inline NIC: its tap gets the appliance, whose state follows its ports'
+ * carrier at once (a link event, not a repair); a repair changes nothing;
+ * the stop gives the tag back. */
+static void
+test_inline(Fixture *fx, gconstpointer data)
+{
+    static const char *inline_config =
+        "<vspan><appliance name='ips' domain='ips' mode='inline' on-failure='bypass'>"
+        "<sink type='inline' vm-side='vspan-ipsa0' net-side='vspan-ipsa1'/><health canary='off'/></appliance></vspan>";
+    g_autofree char *web = domain_xml("web", WEB_UUID, "<vspan:inline appliance='ips'/>", "52:54:00:00:00:01",
+                                      "vnet0", -1);
+    g_autofree char *w = NULL, *w2 = NULL, *w3 = NULL, *text = NULL, *j = NULL, *text2 = NULL, *j2 = NULL;
+    g_autoptr(GError) error = NULL;
+
+    g_assert_true(g_file_set_contents(fx->config, inline_config, -1, &error));
+    vspan_agent_free(fx->agent);
+    fx->agent = agent_start(fx);
+    /* the ports exist (vspand made them), the appliance not yet up */
+    g_assert_cmpuint(fake_host_inline_state(fx->fake, "ips"), ==, VSPAN_INLINE_BYPASS + 1);
+    fake_host_set_carrier(fx->fake, "vspan-ipsa0", TRUE);
+    fake_host_set_carrier(fx->fake, "vspan-ipsa1", TRUE);
+    fake_host_add_link(fx->fake, "vnet0");
+    g_free(writes(fx));
+    start(fx, web);
+    w = writes(fx);
+    g_assert_nonnull(strstr(w, "inline-set vnet0 ips 52:54:00:00:00:01\n"));
+    g_assert_nonnull(strstr(w, "inline-state ips 1\n"));
+    g_assert_cmpuint(fake_host_inline_state(fx->fake, "ips"), ==, VSPAN_INLINE_THROUGH + 1);
+
+    fake_host_set_carrier(fx->fake, "vspan-ipsa1", FALSE);
+    vspan_agent_link_event(fx->agent, "vspan-ipsa1");
+    g_assert_cmpuint(fake_host_inline_state(fx->fake, "ips"), ==, VSPAN_INLINE_BYPASS + 1);
+    j = vspan_agent_status(fx->agent, &text);
+    g_assert_nonnull(strstr(text, "inline appliance ips (domain ips): bypass (a port has no carrier (the appliance is down or gone)) for 0 s, 2 switches; on failure: bypass\n"));
+    g_assert_nonnull(strstr(j, "\"inline\":[{\"name\":\"ips\",\"domain\":\"ips\",\"vm_side\":\"vspan-ipsa0\",\"net_side\":\"vspan-ipsa1\",\"on_failure\":\"bypass\",\"state\":\"bypass\","));
+    g_assert_nonnull(strstr(j, "\"vms\":1,"));
+    fake_host_set_carrier(fx->fake, "vspan-ipsa1", TRUE);
+    vspan_agent_link_event(fx->agent, "vspan-ipsa1");
+    g_assert_cmpuint(fake_host_inline_state(fx->fake, "ips"), ==, VSPAN_INLINE_THROUGH + 1);
+    j2 = vspan_agent_status(fx->agent, &text2);
+    g_assert_nonnull(strstr(j2, "\"state\":\"through\",\"why\":\"healthy\","));
+    g_assert_nonnull(strstr(j2, "\"switches\":3,"));
+
+    /* a repair finds the tap right: nothing written */
+    g_free(writes(fx));
+    vspan_agent_repair(fx->agent);
+    w2 = writes(fx);
+    g_assert_null(strstr(w2, "inline-"));
+
+    g_assert_cmpint(hook(fx, "stopped", web, NULL), ==, 0);
+    w3 = writes(fx);
+    g_assert_nonnull(strstr(w3, "inline-del vnet0\n"));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -434,5 +492,6 @@ main(int argc, char **argv)
     ADD("/agent/status-and-watch", test_status_and_watch);
     ADD("/agent/unmonitored", test_unmonitored);
     ADD("/agent/sink-mtu", test_sink_mtu);
+    ADD("/agent/inline", test_inline);
     return g_test_run();
 }

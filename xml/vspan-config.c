@@ -509,11 +509,15 @@ vspan_config_parse_appliance(VspanConfig *config, const xmlNode *node, GError **
         g_autofree char *swhere = vspan_xml_where(config->path, sink);
         if (!vspan_config_parse_sink(sink, &a->sink, a->name, swhere, error))
             return FALSE;
-        if (a->inline_mode != (a->sink.type == VSPAN_SINK_INLINE)) {
+        if (a->inline_mode && a->sink.type != VSPAN_SINK_INLINE) {
             g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
-                        a->inline_mode ? "%s: an inline appliance needs <sink type=\"inline\" vm-side=\"...\" net-side=\"...\">; change the sink"
-                                       : "%s: an inline sink needs mode=\"inline\" on its appliance; add it",
+                        "%s: an inline appliance needs <sink type=\"inline\" vm-side=\"...\" net-side=\"...\">; change the sink",
                         swhere);
+            return FALSE;
+        }
+        if (!a->inline_mode && a->sink.type == VSPAN_SINK_INLINE) {
+            g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                        "%s: an inline sink needs mode=\"inline\" on its appliance; add it", swhere);
             return FALSE;
         }
         for (guint k = 0; k < 2; k++) {
@@ -762,12 +766,16 @@ vspan_config_parse_inline(VspanConfig *config, const xmlNode *node, GError **err
         !vspan_xml_prop_required(node, "appliance", &name, where, error))
         return FALSE;
     a = vspan_config_find_appliance(config, name);
-    if (!a || !a->inline_mode) {
+    if (!a) {
         g_autofree char *clean = vspan_str_clean(name);
         g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
-                    a ? "%s: appliance '%s' is not inline (it gets copies); name an appliance with mode=\"inline\""
-                      : "%s: no appliance named '%s'; define it with mode=\"inline\" or fix the name",
-                    where, clean);
+                    "%s: no appliance named '%s'; define it with mode=\"inline\" or fix the name", where, clean);
+        return FALSE;
+    }
+    if (!a->inline_mode) {
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
+                    "%s: appliance '%s' is not inline (it gets copies); name an appliance with mode=\"inline\"",
+                    where, a->name);
         return FALSE;
     }
     if (vspan_config_bridge_inline(config, bridge)) {

@@ -710,18 +710,44 @@ vspan_planner_collect_inline(VspanPlanner *p)
 {
     const VspanDomain *dom = p->dom;
 
+    /* <inline bridge=> first: the host admin's policy, which an annotation
+     * naming another appliance for the same NIC contradicts */
+    for (guint j = 0; j < dom->ifaces->len; j++) {
+        VspanIface *iface = dom->ifaces->pdata[j];
+        const VspanAppliance *a = vspan_config_bridge_inline(p->config, iface->bridge);
+
+        if (a && !g_str_equal(a->domain, dom->name)) {
+            const char *why = vspan_iface_not_inline_why(iface);
+            g_autofree char *where = g_strdup_printf("%s <inline bridge='%s'>", p->config->path, iface->bridge);
+
+            if (why) {
+                g_autofree char *desc = vspan_iface_describe(iface);
+                vspan_plan_error(p->plan, "%s: interface %s, type '%s', cannot pass an inline appliance: %s",
+                                 where, desc, iface->type_str ? iface->type_str : "?", why);
+                continue;
+            }
+            vspan_planner_inline_add(p, iface, a, where);
+        }
+    }
+
     for (guint i = 0; i < dom->inlines->len; i++) {
         const VspanInlineReq *r = dom->inlines->pdata[i];
         const VspanAppliance *a = vspan_config_find_appliance(p->config, r->appliance);
         VspanIface *iface;
         const char *why;
 
-        if (!a || !a->inline_mode) {
+        if (!a) {
             g_autofree char *names = vspan_config_appliance_names(p->config);
             g_autofree char *clean = vspan_str_clean(r->appliance);
-            vspan_plan_error(p->plan, a ? "%s: appliance '%s' gets copies and is not inline (%s: known: %s); name an appliance with mode=\"inline\""
-                                        : "%s: no appliance named '%s' in %s (known: %s); fix the name or ask the host admin to define it",
+            vspan_plan_error(p->plan,
+                             "%s: no appliance named '%s' in %s (known: %s); fix the name or ask the host admin to define it",
                              r->where, clean, p->config->path, names);
+            continue;
+        }
+        if (!a->inline_mode) {
+            vspan_plan_error(p->plan,
+                             "%s: appliance '%s' gets copies and is not inline; use <vspan:mirror appliance='%s'>, or name an appliance with mode=\"inline\"",
+                             r->where, a->name, a->name);
             continue;
         }
         if (g_str_equal(a->domain, dom->name)) {
@@ -753,24 +779,6 @@ vspan_planner_collect_inline(VspanPlanner *p)
             continue;
         }
         vspan_planner_inline_add(p, iface, a, r->where);
-    }
-    /* <inline bridge=>: every port of the bridge, the appliance's own excepted */
-    for (guint j = 0; j < dom->ifaces->len; j++) {
-        VspanIface *iface = dom->ifaces->pdata[j];
-        const VspanAppliance *a = vspan_config_bridge_inline(p->config, iface->bridge);
-
-        if (a && !g_str_equal(a->domain, dom->name) && !g_hash_table_contains(p->inline_of, iface)) {
-            const char *why = vspan_iface_not_inline_why(iface);
-            g_autofree char *where = g_strdup_printf("%s <inline bridge='%s'>", p->config->path, iface->bridge);
-
-            if (why) {
-                g_autofree char *desc = vspan_iface_describe(iface);
-                vspan_plan_error(p->plan, "%s: interface %s, type '%s', cannot pass an inline appliance: %s",
-                                 where, desc, iface->type_str ? iface->type_str : "?", why);
-                continue;
-            }
-            vspan_planner_inline_add(p, iface, a, where);
-        }
     }
 }
 
