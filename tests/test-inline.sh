@@ -292,6 +292,11 @@ log "carrier loss (the appliance's VM-side port down): $lost of 300 pings at 10 
 check "bypass on carrier loss: the pings go on ($lost lost)" test "$lost" != all -a "${lost:-999}" -le 5
 check "status: bypass, a port has no carrier" sh -c "'$CTL' status | grep -q '^inline appliance ips-a (domain ips-a): bypass (a port has no carrier'"
 check "the switch was logged" grep -q "inline appliance 'ips-a': through -> bypass: a port has no carrier" "$T/log"
+"$CTL" doctor --config "$T/vspan.xml" >"$T/doctor" 2>&1
+check "doctor warns that ips-a's VMs go around it" \
+    grep -q "^warn  appliance ips-a *status: bypass (a port has no carrier (the appliance is down or gone)) for " "$T/doctor"
+check "doctor names the veth port that takes TSO, with the fix" \
+    grep -q "^warn  appliance ips-a *status: vspan-ipsa1 takes TCP segmentation offload .* ethtool -K vspan-ipsa1 tso off gso off" "$T/doctor"
 s2=$(seen)
 in_ns vma ping -c 2 -i 0.2 -W 1 10.9.0.3 >/dev/null 2>&1
 check "around the appliance: it saw none of them ($s2 -> $(seen))" test "$(seen)" = "$s2"

@@ -477,6 +477,17 @@ vspan_doctor_agent(GPtrArray *items)
         if (g_str_has_prefix(lines[i], "appliance ")) {
             g_free(appliance);
             appliance = g_strndup(lines[i] + 10, strcspn(lines[i] + 10, " "));
+        } else if (g_str_has_prefix(lines[i], "inline appliance ")) {
+            /* an inline appliance that its VMs go around (or whose VMs are
+             * cut off) is a finding; "through" is fine */
+            const char *state = strstr(lines[i], "): ");
+            g_autofree char *check = NULL;
+
+            g_free(appliance);
+            appliance = g_strndup(lines[i] + 17, strcspn(lines[i] + 17, " "));
+            check = g_strdup_printf("appliance %s", appliance);
+            if (state && !g_str_has_prefix(state + 3, "through "))
+                add(items, VSPAN_DOCTOR_WARN, check, "status: %s", state + 3);
         } else if (g_str_has_prefix(lines[i], "  warning: ") && appliance) {
             g_autofree char *check = g_strdup_printf("appliance %s", appliance);
             add(items, VSPAN_DOCTOR_WARN, check, "status: %s", lines[i] + 11);
