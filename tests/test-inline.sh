@@ -188,16 +188,19 @@ count_in() {
 agent_json() { "$CTL" status --json; }
 # the value of KEY in the inline appliance's status
 inline_field() { agent_json | sed -n "s/.*\"inline\":\[{[^]]*\"$1\":\"\{0,1\}\([^,\"]*\).*/\1/p"; }
-# pings: ping -i 0.01 from NS for SECONDS, numbered; prints the lost ones
+# pings every 10 ms from NS for SECONDS (ping_stream), then (stream_gap)
+# the longest time in ms between two echo replies: how long traffic stopped
 ping_stream() {
-    ip netns exec "$1" ping -i 0.01 -W 1 -w "$2" -c "$(( $2 * 100 ))" 10.9.0.3 >"$T/stream" 2>&1 </dev/null &
+    ip netns exec "$1" ping -D -i 0.01 -W 1 -w "$2" -c "$(( $2 * 100 ))" 10.9.0.3 >"$T/stream" 2>&1 </dev/null &
     bg+=($!)
     stream_pid=$!
 }
-stream_lost() {
-    # every echo request sent and not answered (ping stops at its deadline)
-    sed -n 's/^\([0-9]*\) packets transmitted, \([0-9]*\) received.*/\1 \2/p' "$T/stream" |
-        { read -r sent got && echo $((sent - got)) || echo all; }
+stream_gap() {
+    python3 - "$T/stream" <<'PY'
+import re, sys
+ts = [float(t) for t in re.findall(r"^\[(\d+\.\d+)\] \d+ bytes from", open(sys.argv[1]).read(), re.M)]
+print("%d" % (max(b - a for a, b in zip(ts, ts[1:])) * 1000) if len(ts) > 1 else "none")
+PY
 }
 
 # ---- through the appliance ------------------------------------------------
@@ -287,9 +290,10 @@ ping_stream vma 3
 sleep 1
 in_ns ips ip link set a0 down
 wait "$stream_pid"
-lost=$(stream_lost)
-log "carrier loss (the appliance's VM-side port down): $lost of 300 pings at 10 ms lost"
-check "bypass on carrier loss: the pings go on ($lost lost)" test "$lost" != all -a "${lost:-999}" -le 5
+gap=$(stream_gap)
+log "carrier loss (the appliance's VM-side port down): echo replies stopped for $gap ms (pings every 10 ms)"
+check "bypass on carrier loss: the pings go on after $gap ms (bound: 500 ms; the admin guide's figure is measured by bench/inline.sh)" \
+    test "$gap" != none -a "${gap:-9999}" -le 500
 check "status: bypass, a port has no carrier" sh -c "'$CTL' status | grep -q '^inline appliance ips-a (domain ips-a): bypass (a port has no carrier'"
 check "the switch was logged" grep -q "inline appliance 'ips-a': through -> bypass: a port has no carrier" "$T/log"
 "$CTL" doctor --config "$T/vspan.xml" >"$T/doctor" 2>&1
@@ -308,13 +312,14 @@ check "back through the appliance once its port is up ($(inline_field state); it
 check "status counts both switches ($sw0 -> $(inline_field switches))" test "$(inline_field switches)" = "$((sw0 + 2))"
 
 # an appliance that is up but forwards nothing: only the canaries tell
-in_ns ips nft insert rule bridge ips pass drop
 ping_stream vma 3
+sleep 1
+in_ns ips nft insert rule bridge ips pass drop
 wait "$stream_pid"
-lost=$(stream_lost)
-log "black hole (up, forwarding nothing; canary every 50 ms, fail-after 3): $lost of 300 pings at 10 ms lost"
-check "bypass when the canaries stop: the pings go on after $lost lost (fail-after 3 x 50 ms = 15 pings, + one interval)" \
-    test "$lost" != all -a "${lost:-999}" -le 30
+gap=$(stream_gap)
+log "black hole (up, forwarding nothing; canary every 50 ms, fail-after 3): echo replies stopped for $gap ms"
+check "bypass when the canaries stop: the pings go on after $gap ms (fail-after 3 x 50 ms, bound: 1000 ms)" \
+    test "$gap" != none -a "${gap:-9999}" -le 1000
 check "status says why" sh -c "'$CTL' status | grep -q '^inline appliance ips-a (domain ips-a): bypass (its canaries do not come back'"
 in_ns ips nft flush chain bridge ips pass
 in_ns ips nft add rule bridge ips pass counter name seen
@@ -327,9 +332,10 @@ ping_stream vma 3
 sleep 1
 ip netns del ips
 wait "$stream_pid"
-lost=$(stream_lost)
-log "appliance deleted (namespace and ports gone): $lost of 300 pings at 10 ms lost"
-check "bypass when the appliance is gone: the pings go on ($lost lost)" test "$lost" != all -a "${lost:-999}" -le 10
+gap=$(stream_gap)
+log "appliance deleted (namespace and ports gone): echo replies stopped for $gap ms"
+check "bypass when the appliance is gone: the pings go on after $gap ms (bound: 500 ms)" \
+    test "$gap" != none -a "${gap:-9999}" -le 500
 appliance_up
 for _ in $(seq 50); do [ "$(inline_field state)" = through ] && break; sleep 0.1; done
 s3=$(seen)
