@@ -292,8 +292,15 @@ vspan_agent_forget(VspanAgent *agent, const char *uuid)
 
     for (guint i = 0; old && i < old->ifaces->len; i++) {
         const VspanIface *iface = old->ifaces->pdata[i];
-        if (iface->target && agent->host->klass->ifindex(agent->host, iface->target) <= 0)
+        if (iface->target && agent->host->klass->ifindex(agent->host, iface->target) <= 0) {
+            g_autoptr(GError) error = NULL;
+
             g_hash_table_remove(agent->host->created_clsact, iface->target);
+            /* its inline tag is free again (libvirt's stopped XML no
+             * longer names the tap it removed) */
+            if (!agent->host->klass->inline_del(agent->host, iface->target, &error))
+                g_message("%s", error->message);
+        }
     }
     if (old && vspan_agent_update_appliance_ports(agent, old, FALSE))
         vspan_agent_schedule_repair(agent, 0);

@@ -24,6 +24,7 @@ struct VspanInline {
     char *filter_name;          /* VSPAN_TC_INLINE_NAME + name */
     VspanBpfInline bpf;
     GHashTable *vids;           /* tap -> GUINT_TO_POINTER(VID) */
+    GHashTable *ifindexes;      /* tap -> GINT_TO_POINTER(its ifindex when set) */
     guint state;
     int packet_fd;              /* canaries go out here */
 };
@@ -47,6 +48,7 @@ vspan_inline_new(const VspanAppliance *a, guint id, GError **error)
     in->appliance_net_side = g_strdup(a->sink.net_side);
     in->filter_name = g_strconcat(VSPAN_TC_INLINE_NAME, a->name, NULL);
     in->vids = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    in->ifindexes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     in->packet_fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
     /* until its health is known, the appliance counts as failed */
     in->state = a->on_failure == VSPAN_ON_FAILURE_BLOCK ? VSPAN_INLINE_BLOCK : VSPAN_INLINE_BYPASS;
@@ -64,6 +66,7 @@ vspan_inline_free(VspanInline *in)
     if (in->packet_fd >= 0)
         close(in->packet_fd);
     g_hash_table_unref(in->vids);
+    g_hash_table_unref(in->ifindexes);
     g_free(in->filter_name);
     g_free(in->name);
     g_free(in->appliance_dev);
@@ -191,6 +194,7 @@ vspan_inline_tap_set(VspanInline *in, VspanNl *nl, const char *tap, int ifindex,
         return FALSE;
     }
     g_hash_table_replace(in->vids, g_strdup(tap), GUINT_TO_POINTER(vid));
+    g_hash_table_replace(in->ifindexes, g_strdup(tap), GINT_TO_POINTER(ifindex));
     for (guint i = 0; i < G_N_ELEMENTS(filters); i++) {
         VspanTcDa da = vspan_inline_da(in, tap, filters[i].hook, filters[i].prio, what);
 
@@ -224,8 +228,10 @@ vspan_inline_tap_del(VspanInline *in, VspanNl *nl, const char *tap, int ifindex,
         bpf_map_update_elem(in->bpf.vids_fd, &key, &none, BPF_ANY);
         g_hash_table_remove(in->vids, tap);
     }
-    if (ifindex > 0)
-        bpf_map_delete_elem(in->bpf.ports_fd, &(__u32){ ifindex });
+    /* the ifindex it had (the tap may be gone) */
+    if (g_hash_table_contains(in->ifindexes, tap))
+        bpf_map_delete_elem(in->bpf.ports_fd, &(__u32){ GPOINTER_TO_INT(g_hash_table_lookup(in->ifindexes, tap)) });
+    g_hash_table_remove(in->ifindexes, tap);
     return TRUE;
 }
 
