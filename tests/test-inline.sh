@@ -380,6 +380,14 @@ check "and through again when it is back" grep -q '2 received' "$T/ping"
 # ---- a VM that stops: its tag is free, its filters gone -----------------------
 domain vmb ib0 52:54:00:00:00:0b "" 6f1c1c9e-2c1a-4c55-9d1e-0a3c1d2e3f42 | "$BUILD/hooks/vspan-hook" vmb release end -
 check "B released: 1 VM passes ips-a" test "$(inline_field vms)" = 1
+# SIGTERM: vspand exits cleanly (under ASan: no leak, no error), within 20 s
+kill -TERM "$pid"
+for _ in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
+wait "$pid"
+rc=$?
+pid=""
+check "vspand exits 0 on SIGTERM (rc $rc)" test "$rc" = 0
 # vspand's log when something failed
 [ "$fail" -gt 0 ] && sed 's/^/# /' "$T/log"
 [ -n "${VSPAN_TEST_PAUSE:-}" ] && { echo paused; sleep 900; }
