@@ -129,6 +129,12 @@ if cmd == "send":            # send DEV DST-MAC ETHERTYPE PAYLOAD
     src = s.getsockname()[4]
     dst = bytes.fromhex(sys.argv[3].replace(":", ""))
     s.send(dst + src + struct.pack(">H", int(sys.argv[4], 16)) + sys.argv[5].encode().ljust(46, b"\0"))
+elif cmd == "sendtag":       # sendtag DEV DST-MAC SRC-MAC VID ETHERTYPE PAYLOAD: one 802.1Q frame
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    s.bind((sys.argv[2], 0))
+    mac = lambda m: bytes.fromhex(m.replace(":", ""))
+    s.send(mac(sys.argv[3]) + mac(sys.argv[4]) + struct.pack(">HHH", 0x8100, int(sys.argv[5]), int(sys.argv[6], 16))
+           + sys.argv[7].encode().ljust(46, b"\0"))
 elif cmd == "count":         # count DEV ETHERTYPE PAYLOAD SECONDS: frames of it received
     proto = int(sys.argv[3], 16)
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(proto))
@@ -263,6 +269,32 @@ check "the peer's broadcast reaches A once ($(cat "$T/vma.once")) and B once ($(
 check "it entered the appliance twice, under A's and B's tags ($tags frames: $vids)" test "$tags-$vids" = "2-vlan 1,vlan 2"
 check "no frame on br0 carried vspan's mark ($(host_counter marked) of $(host_counter total) forwarded)" \
     test "$(host_counter marked)" = 0 -a "$(host_counter total)" -gt 10
+
+# frames the appliance makes itself: under A's tag (VID 1) with A's source
+# MAC it may send for A (an IPS that rewrites); with another source MAC (its
+# own) the frame is dropped, never delivered as A's, and counted
+f0=$(inline_field dropped_foreign_mac)
+count_in peer eth0 88b6 from-ips 1.5 peer.ips
+in_ns ips python3 "$T/net.py" sendtag a1 ff:ff:ff:ff:ff:ff 52:54:00:00:00:0a 1 88b6 from-ips-as-a
+in_ns ips python3 "$T/net.py" sendtag a1 ff:ff:ff:ff:ff:ff 02:00:00:00:00:99 1 88b6 from-ips-foreign
+wait "${bg[-1]}" 2>/dev/null
+check "from the appliance under A's tag: A's source MAC is delivered, a foreign one is not (the peer saw $(cat "$T/peer.ips") of 2)" \
+    test "$(cat "$T/peer.ips")" = 1
+check "the foreign one is counted (dropped_foreign_mac $f0 -> $(inline_field dropped_foreign_mac))" \
+    test "$(inline_field dropped_foreign_mac)" = "$((f0 + 1))"
+check "the appliance's own untagged frames (its IPv6 ND/MLD) are dropped and counted ($(inline_field dropped_unknown_tag))" \
+    test "$(inline_field dropped_unknown_tag)" -gt 0
+"$CTL" metrics >"$T/metrics"
+check "metrics: the appliance is through, with its frames by what became of them" sh -c \
+    "grep -qx 'vspan_inline_through{appliance=\"ips-a\"} 1' '$T/metrics' && grep -qx 'vspan_inline_frames_total{appliance=\"ips-a\",what=\"dropped_foreign_mac\"} $((f0 + 1))' '$T/metrics'"
+promtool=$(command -v promtool || echo "${VSPAN_TOOLS_DIR:-/var/cache/vspan-tools}/promtool")
+if [ -x "$promtool" ]; then
+    lint=$("$promtool" check metrics <"$T/metrics" 2>&1)
+    check "promtool check metrics accepts them, no lint findings ($lint)" test -z "$lint"
+else
+    bad "promtool is not installed (tests/setup-deps fetches it from Debian's prometheus package)"
+fi
+check "metrics: no copy-sink series for an inline appliance" sh -c "! grep -q 'vspan_sink_up{appliance=\"ips-a\"' '$T/metrics'"
 
 # mirrors on an inline NIC copy what A really sent and received: each echo
 # request and reply once; a frame to A that the appliance drops is not copied

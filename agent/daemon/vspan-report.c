@@ -468,6 +468,47 @@ vspan_prom_label(GString *s, const char *name, const char *value, gboolean first
     g_string_append_c(s, '"');
 }
 
+static void
+vspan_metrics_inline_state(const VspanHealthReport *r, gpointer data)
+{
+    g_string_append(data, "vspan_inline_through{");
+    vspan_prom_label(data, "appliance", r->appliance->name, TRUE);
+    g_string_append_printf(data, "} %d\n", g_str_equal(r->state, "through"));
+}
+
+static void
+vspan_metrics_inline_switches(const VspanHealthReport *r, gpointer data)
+{
+    g_string_append(data, "vspan_inline_switches_total{");
+    vspan_prom_label(data, "appliance", r->appliance->name, TRUE);
+    g_string_append_printf(data, "} %" G_GUINT64_FORMAT "\n", r->switches);
+}
+
+static void
+vspan_metrics_inline_frames(const VspanHealthReport *r, gpointer data)
+{
+    static const struct {
+        const char *what;
+        guint counter;
+    } kinds[] = {
+        { "to_appliance", VSPAN_INLINE_TO_APPLIANCE },
+        { "from_appliance", VSPAN_INLINE_FROM_APPLIANCE },
+        { "inspected_once", VSPAN_INLINE_SEEN_ONCE },
+        { "bypassed", VSPAN_INLINE_BYPASSED },
+        { "blocked", VSPAN_INLINE_BLOCKED },
+        { "dropped_unknown_tag", VSPAN_INLINE_UNKNOWN_TAG },
+        { "dropped_foreign_mac", VSPAN_INLINE_FOREIGN_MAC },
+        { "dropped_no_room", VSPAN_INLINE_PUSH_FAILED },
+    };
+
+    for (guint k = 0; k < G_N_ELEMENTS(kinds); k++) {
+        g_string_append(data, "vspan_inline_frames_total{");
+        vspan_prom_label(data, "appliance", r->appliance->name, TRUE);
+        vspan_prom_label(data, "what", kinds[k].what, FALSE);
+        g_string_append_printf(data, "} %" G_GUINT64_FORMAT "\n", r->stats.counters[kinds[k].counter]);
+    }
+}
+
 char *
 vspan_agent_metrics(VspanAgent *agent)
 {
@@ -500,6 +541,8 @@ vspan_agent_metrics(VspanAgent *agent)
     for (guint i = 0; i < snap->appliances->len; i++) {
         const VspanSnapAppliance *a = &g_array_index(snap->appliances, VspanSnapAppliance, i);
 
+        if (a->appliance->inline_mode)
+            continue;   /* no copies: vspan_inline_* below */
         g_string_append(s, "vspan_sink_up{");
         vspan_prom_label(s, "appliance", a->appliance->name, TRUE);
         vspan_prom_label(s, "type", vspan_sink_type_to_string(a->appliance->sink.type), FALSE);
@@ -519,7 +562,7 @@ vspan_agent_metrics(VspanAgent *agent)
             for (guint i = 0; i < snap->appliances->len; i++) {
                 const VspanSnapAppliance *a = &g_array_index(snap->appliances, VspanSnapAppliance, i);
 
-                if (!a->present || a->appliance->sink.type == VSPAN_SINK_INTERFACE)
+                if (!a->present || a->appliance->sink.type == VSPAN_SINK_INTERFACE || a->appliance->inline_mode)
                     continue;
                 g_string_append_printf(s, "%s{", sink_counters[c].name);
                 vspan_prom_label(s, "appliance", a->appliance->name, TRUE);
@@ -529,6 +572,15 @@ vspan_agent_metrics(VspanAgent *agent)
             }
         }
     }
+    g_string_append(s, "# HELP vspan_inline_through Whether the inline appliance's VMs pass through it (1) or go around it or are cut off (0).\n"
+                       "# TYPE vspan_inline_through gauge\n");
+    vspan_health_foreach(agent, vspan_metrics_inline_state, s);
+    g_string_append(s, "# HELP vspan_inline_switches_total Switches between through, bypass and block.\n"
+                       "# TYPE vspan_inline_switches_total counter\n");
+    vspan_health_foreach(agent, vspan_metrics_inline_switches, s);
+    g_string_append(s, "# HELP vspan_inline_frames_total Frames of the inline appliance's VMs, by what became of them.\n"
+                       "# TYPE vspan_inline_frames_total counter\n");
+    vspan_health_foreach(agent, vspan_metrics_inline_frames, s);
     g_string_append(s, "# HELP vspan_vf_lease_generation Generation of each VF lease.\n# TYPE vspan_vf_lease_generation gauge\n");
     for (guint i = 0; i < snap->leases->len; i++) {
         const VspanLease *l = snap->leases->pdata[i];
