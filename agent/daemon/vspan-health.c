@@ -71,6 +71,8 @@ vspan_health_apply(VspanHealthEntry *e)
     e->carrier = host->klass->carrier(host, a->sink.dev) && host->klass->carrier(host, a->sink.net_side);
     if (!e->carrier)
         why = "a port has no carrier (the appliance is down or gone)";
+    else if (a->health.canary && !e->canary_ok && e->seq <= a->health.fail_after)
+        why = "its first canaries are not back yet";
     else if (a->health.canary && !e->canary_ok)
         why = "its canaries do not come back (the appliance is up but does not forward)";
     else
@@ -108,6 +110,7 @@ vspan_health_tick(gpointer data)
     if (!a || !host->klass->inline_stats(host, a->name, &st))
         return G_SOURCE_CONTINUE;
     if (e->seq > 0) {
+        gboolean ok_before = e->canary_ok;
         guint64 back = MIN(st.canary[0], st.canary[1]);
         guint64 missing = e->seq > back ? e->seq - back : 0;
 
@@ -116,6 +119,9 @@ vspan_health_tick(gpointer data)
             e->canary_ok = TRUE;
         else if (missing >= a->health.fail_after)
             e->canary_ok = FALSE;
+        if (e->canary_ok != ok_before)
+            g_debug("inline appliance '%s': canaries %s (%" G_GUINT64_FORMAT " sent, %" G_GUINT64_FORMAT " back)",
+                    a->name, e->canary_ok ? "back" : "missing", e->seq, back);
     }
     host->klass->inline_canary(host, a->name, ++e->seq);
     vspan_health_apply(e);
@@ -144,7 +150,10 @@ vspan_health_sync(VspanAgent *agent)
             e = g_new0(VspanHealthEntry, 1);
             e->agent = agent;
             e->name = g_strdup(a->name);
-            e->canary_ok = TRUE;    /* until a canary is missed */
+            /* with canaries: failed until the first one is back (a
+             * restarted vspand never sends frames into an appliance it has
+             * not seen forward); without: carrier alone */
+            e->canary_ok = !a->health.canary;
             g_hash_table_insert(agent->health, e->name, e);
         }
         g_clear_handle_id(&e->timer, g_source_remove);
