@@ -1,4 +1,5 @@
-# Shared by the data-plane benchmarks (bench/throughput.sh, bench/select.sh),
+# Shared by the data-plane benchmarks (bench/throughput.sh, bench/select.sh,
+# bench/inline.sh),
 # sourced inside `unshare --net --mount`: two veth "VMs" a (10.99.0.1) and b
 # (10.99.0.2, an iperf3 server) on bridge br0 by their ports vnetA/vnetB, and
 # a veth sink0 (its peer sink0p counts what arrives).  Kills what it started
@@ -37,3 +38,18 @@ ip netns exec b sh -c 'iperf3 -s >/dev/null 2>&1 & echo $! >/run/netns/iperf.pid
 pids+=("$(cat /run/netns/iperf.pid)")
 sleep 0.5
 
+
+# a -> b for $DUR seconds: TCP bit/s received; 64-byte UDP datagrams a
+# second received (sent as fast as iperf3 can)
+tcp_bps() {
+    ip netns exec a iperf3 -c 10.99.0.2 -t "$DUR" -J |
+        python3 -c 'import json,sys; print(int(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]))'
+}
+udp64_pps() {
+    ip netns exec a iperf3 -c 10.99.0.2 -u -b 0 -l 64 -t "$DUR" -J | python3 -c '
+import json,sys
+s=json.load(sys.stdin)["end"]["sum"]
+print(int((s["packets"]-s["lost_packets"])/s["seconds"]))'
+}
+# the median of the numbers on stdin (whitespace-separated)
+median() { tr ' ' '\n' | sed '/^$/d' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }

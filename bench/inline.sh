@@ -60,18 +60,14 @@ for r in $(seq "$REPS"); do
     for m in $modes; do   # interleaved: machine noise spreads over all modes
         setup "$m"
         before=$(fwd)
-        bps=$(ip netns exec a iperf3 -c 10.99.0.2 -t "$DUR" -J | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]))')
-        pps=$(ip netns exec a iperf3 -c 10.99.0.2 -u -b 0 -l 64 -t "$DUR" -J | python3 -c '
-import json,sys
-s=json.load(sys.stdin)["end"]["sum"]
-print(int((s["packets"]-s["lost_packets"])/s["seconds"]))')
+        bps=$(tcp_bps)
+        pps=$(udp64_pps)
         through[$m]="${through[$m]:-} $(( $(fwd) - before ))"
         tcp[$m]="${tcp[$m]:-} $bps"
         udp[$m]="${udp[$m]:-} $pps"
         teardown "$m"
     done
 done
-median() { tr ' ' '\n' | sed '/^$/d' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 base_tcp=$(echo "${tcp[direct]}" | median)
 base_udp=$(echo "${udp[direct]}" | median)
 echo "| mode | TCP Gbit/s | TCP vs direct | UDP 64 B pkt/s | pkt/s vs direct | frames the appliance forwarded per repetition |"

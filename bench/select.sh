@@ -58,12 +58,9 @@ CAP_PPS=${CAP_PPS:-13000}
 for r in $(seq "$REPS"); do
     for m in $modes; do   # interleaved: machine noise spreads over all modes
         setup "$m"
-        bps=$(ip netns exec a iperf3 -c 10.99.0.2 -t "$DUR" -J | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]))')
+        bps=$(tcp_bps)
         before=$(sink_rx)
-        pps=$(ip netns exec a iperf3 -c 10.99.0.2 -u -b 0 -l 64 -t "$DUR" -J | python3 -c '
-import json,sys
-s=json.load(sys.stdin)["end"]["sum"]
-print(int((s["packets"]-s["lost_packets"])/s["seconds"]))')
+        pps=$(udp64_pps)
         copies[$m]="${copies[$m]:-} $(awk -v c="$(( $(sink_rx) - before ))" -v p="$pps" -v d="$DUR" 'BEGIN { printf "%.3f", c / (p * d) }')"
         # CPU at a fixed rate the machine keeps up with (40 Mbit/s of 64-byte
         # datagrams, ~78 000 pkt/s): the cost of monitoring, not of sending
@@ -81,7 +78,6 @@ print(s["packets"]-s["lost_packets"])')
     done
 done
 
-median() { tr ' ' '\n' | sed '/^$/d' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 base_tcp=$(echo "${tcp[none]}" | median)
 base_udp=$(echo "${udp[none]}" | median)
 base_cpu=$(echo "${cpu[none+cap]:-${cpu[none]}}" | median)

@@ -44,11 +44,8 @@ for r in $(seq "$REPS"); do
     for m in $modes; do   # interleaved: machine noise spreads over all modes
         setup "$m"
         before=$(sink_rx)
-        bps=$(ip netns exec a iperf3 -c 10.99.0.2 -t "$DUR" -J | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]))')
-        pps=$(ip netns exec a iperf3 -c 10.99.0.2 -u -b 0 -l 64 -t "$DUR" -J | python3 -c '
-import json,sys
-s=json.load(sys.stdin)["end"]["sum"]
-print(int((s["packets"]-s["lost_packets"])/s["seconds"]))')
+        bps=$(tcp_bps)
+        pps=$(udp64_pps)
         copies[$m]="${copies[$m]:-} $(( $(sink_rx) - before ))"
         tcp[$m]="${tcp[$m]:-} $bps"
         udp[$m]="${udp[$m]:-} $pps"
@@ -56,7 +53,6 @@ print(int((s["packets"]-s["lost_packets"])/s["seconds"]))')
     done
 done
 
-median() { tr ' ' '\n' | sed '/^$/d' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 base_tcp=$(echo "${tcp[none]}" | median)
 base_udp=$(echo "${udp[none]}" | median)
 for m in $modes; do

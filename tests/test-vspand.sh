@@ -182,13 +182,7 @@ for line in open(sys.argv[1]):
 assert seen >= 5, seen
 PY
 check "metrics parse as Prometheus text (HELP/TYPE first, names, labels, _total counters)" python3 "$T/promparse.py" "$T/metrics"
-promtool=$(command -v promtool || echo "${VSPAN_TOOLS_DIR:-/var/cache/vspan-tools}/promtool")
-if [ -x "$promtool" ]; then
-    lint=$("$promtool" check metrics <"$T/metrics" 2>&1)
-    check "promtool check metrics accepts the output, no lint findings ($lint)" test -z "$lint"
-else
-    bad "promtool is not installed (tests/setup-deps fetches it from Debian's prometheus package)"
-fi
+check_promtool "$T/metrics"
 pk=$("$CTL" status --json | sed -n 's/.*"tap":"at0","appliance":"ids","direction":"both","packets":\([0-9]*\).*/\1/p')
 check "the mirror's packet counter in metrics equals status's ($pk)" \
     grep -qx "vspan_mirror_packets_total{domain=\"web\",mac=\"52:54:00:00:00:01\",tap=\"at0\",appliance=\"ids\",direction=\"both\"} $pk" "$T/metrics"
@@ -327,7 +321,7 @@ check "the restarted vspand took the pinned program back: ap0's rule untouched, 
     test "$(grep -c 'select-set dev=ap0' "$T/records")-$(prog_id)" = "0-$pid0"
 check "the textfile exists, 0644" test "$(stat -c %a "$T/prom/vspan.prom" 2>/dev/null)" = 644
 check "the textfile parses as Prometheus text" python3 "$T/promparse.py" "$T/prom/vspan.prom"
-[ -x "$promtool" ] && check "promtool accepts the textfile" sh -c "test -z \"\$('$promtool' check metrics <'$T/prom/vspan.prom' 2>&1)\""
+check_promtool "$T/prom/vspan.prom"
 # written 250 ms after a change (and every interval): wait for it, bounded
 line='^vspan_mirror_packets_total{domain="db",mac="52:54:00:00:00:02",tap="at1",appliance="ids",direction="both"} '
 for _ in $(seq 30); do grep -q "$line" "$T/prom/vspan.prom" && break; sleep 0.1; done

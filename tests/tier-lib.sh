@@ -31,6 +31,9 @@
 #                        over), else SIGHUP libvirtd so that it reads its
 #                        hook directory again; sets started_libvirtd,
 #                        started_virtlogd
+#   libvirt_hook HOOK VAR=VALUE...
+#                        install HOOK running $BUILD's vspan-hook with those
+#                        variables, SIGHUP libvirtd so that it reads it
 #   libvirt_end          stop what libvirt_begin started, else SIGHUP
 #                        libvirtd (it forgets the tier's hook)
 tier_dir=/run/vspan-tests
@@ -65,8 +68,9 @@ libvirt_begin() {
     fi
 }
 
-# tier_remove_links PHASE LINK... / tier_remove_netns PHASE NS: remove what
-# a tier made, by name; at PHASE "start" say it was an earlier run's
+# tier_remove_links PHASE LINK... / tier_remove_netns PHASE NS /
+# tier_remove_domains PHASE PREFIX: remove what a tier made, by name; at
+# PHASE "start" say it was an earlier run's
 tier_remove_links() {
     local phase=$1 d
     shift
@@ -76,10 +80,34 @@ tier_remove_links() {
         ip link del "$d"
     done
 }
+# tier_remove_domains PHASE PREFIX: destroy and undefine the libvirt
+# domains whose names start with PREFIX (where libvirtd answers)
+tier_remove_domains() {
+    local d
+    libvirt_up || return 0
+    for d in $($VIRSH list --all --name 2>/dev/null | grep "^$2"); do
+        [ "$1" = start ] && log "an earlier run left domain $d: removing it"
+        $VIRSH destroy "$d" >/dev/null 2>&1
+        $VIRSH undefine "$d" >/dev/null 2>&1
+    done
+}
 tier_remove_netns() {
     ip netns list | grep -qw "$2" || return 0
     [ "$1" = start ] && log "an earlier run left namespace $2: removing it"
     ip netns del "$2"
+}
+
+# libvirt_hook HOOK VAR=VALUE...: install HOOK running this build's
+# vspan-hook ($BUILD) with those variables, and have libvirtd read its hooks
+# again (SIGHUP); fails when libvirtd does not answer afterwards
+libvirt_hook() {
+    local hook=$1
+    shift
+    printf '#!/bin/sh\n%s exec %s "$@"\n' "$*" "$BUILD/hooks/vspan-hook" >"$hook"
+    chmod 0755 "$hook"
+    kill -HUP "$(libvirtd_pid)"    # libvirtd discovers hooks on SIGHUP
+    sleep 1
+    wait_libvirt
 }
 
 libvirt_end() {

@@ -174,7 +174,12 @@ vspan_bpf_unpin_others(VspanBpfPrograms *p, const char *name, const char *keep)
     }
 }
 
-/* Open @path, keep the program of @section (NULL: the first), write
+/* Every program of the object, sharing its maps (vspan_bpf_object_load's
+ * @section) */
+#define VSPAN_BPF_ALL_PROGRAMS "*"
+
+/* Open @path, keep the program of @section (NULL: the first;
+ * VSPAN_BPF_ALL_PROGRAMS: all of them, *out_prog the first), write
  * @params into its .rodata, size map @map_name to @max_entries (when
  * given) and load it.  Returns the loaded object and its program. */
 static struct bpf_object *
@@ -196,6 +201,11 @@ vspan_bpf_object_load(const char *path, const char *section, GBytes *params, con
         return NULL;
     }
     bpf_object__for_each_program(it, obj) {
+        if (g_strcmp0(section, VSPAN_BPF_ALL_PROGRAMS) == 0) {
+            bpf_program__set_type(it, BPF_PROG_TYPE_SCHED_CLS);
+            prog = prog ? prog : it;
+            continue;
+        }
         if (!prog && (!section || g_str_equal(bpf_program__section_name(it), section) ||
                       g_str_equal(bpf_program__name(it), section)))
             prog = it;
@@ -286,6 +296,15 @@ vspan_bpf_prog_id(int fd)
     return bpf_obj_get_info_by_fd(fd, &info, &len) == 0 ? info.id : 0;
 }
 
+/* a kept fd of map @name of @obj, -1 when it has none */
+static int
+vspan_bpf_keep_map(struct bpf_object *obj, const char *name)
+{
+    struct bpf_map *m = bpf_object__find_map_by_name(obj, name);
+
+    return m ? dup(bpf_map__fd(m)) : -1;
+}
+
 /* ---- sink shapers -------------------------------------------------------- */
 
 void
@@ -330,7 +349,6 @@ vspan_bpf_shaper_load(const char *objdir, const VspanSink *sink, guint fit, GErr
     g_autoptr(GBytes) params = NULL;
     struct bpf_program *prog = NULL;
     struct bpf_object *obj;
-    struct bpf_map *counters;
     VspanBpfShaper *sh;
 
     if (sink->max_rate) {
@@ -348,9 +366,8 @@ vspan_bpf_shaper_load(const char *objdir, const VspanSink *sink, guint fit, GErr
     obj = vspan_bpf_object_load(path, NULL, params, NULL, 0, &prog, error);
     if (!obj)
         return NULL;
-    counters = bpf_object__find_map_by_name(obj, "vspan_counters");
     sh = g_new0(VspanBpfShaper, 1);
-    sh->counters_fd = counters ? dup(bpf_map__fd(counters)) : -1;
+    sh->counters_fd = vspan_bpf_keep_map(obj, "vspan_counters");
     sh->prog_fd = vspan_bpf_keep_fd(bpf_program__fd(prog), error);
     bpf_object__close(obj);
     if (sh->prog_fd < 0) {
@@ -402,56 +419,22 @@ vspan_bpf_inline_close(VspanBpfInline *bi)
             close(*fd);
 }
 
-/* a kept fd of map @name of @obj, -1 when it has none */
-static int
-vspan_bpf_keep_map(struct bpf_object *obj, const char *name)
-{
-    struct bpf_map *m = bpf_object__find_map_by_name(obj, name);
-
-    return m ? dup(bpf_map__fd(m)) : -1;
-}
-
 gboolean
 vspan_bpf_inline_load(const char *objdir, guint id, VspanBpfInline *bi, GError **error)
 {
-    struct vspan_inline_params params = { .mark = VSPAN_INLINE_MARK, .id = id };
-    struct bpf_map *ro;
-    size_t size = 0;
-    static char log[65536];
+    struct vspan_inline_params ip = { .mark = VSPAN_INLINE_MARK, .id = id };
+    g_autoptr(GBytes) params = g_bytes_new(&ip, sizeof(ip));
     g_autofree char *path = g_build_filename(objdir, "inline.bpf.o", NULL);
-    LIBBPF_OPTS(bpf_object_open_opts, opts, .kernel_log_buf = log, .kernel_log_size = sizeof(log),
-                .kernel_log_level = 1);
+    struct bpf_program *first = NULL;
     struct bpf_object *obj;
     gboolean ok = TRUE;
-    int r;
 
     for (guint i = 0; i < VSPAN_BPF_INLINE_PROGS; i++)
         bi->prog_fd[i] = -1;
     bi->app_fd = bi->vids_fd = bi->ports_fd = bi->canary_fd = bi->counters_fd = -1;
-    log[0] = '\0';
-    obj = bpf_object__open_file(path, &opts);
-    if (!obj) {
-        int saved = errno;
-        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_KERNEL, "cannot open %s: %s", path, g_strerror(saved));
+    obj = vspan_bpf_object_load(path, VSPAN_BPF_ALL_PROGRAMS, params, NULL, 0, &first, error);
+    if (!obj)
         return FALSE;
-    }
-    ro = bpf_object__find_map_by_name(obj, ".rodata");
-    if (!ro || !bpf_map__initial_value(ro, &size) || size != sizeof(params) ||
-        bpf_map__set_initial_value(ro, &params, size) < 0) {
-        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_INVALID,
-                    "%s does not hold the parameters this vspan writes (.rodata of %zu bytes, expected %zu); reinstall vspan",
-                    path, size, sizeof(params));
-        bpf_object__close(obj);
-        return FALSE;
-    }
-    r = bpf_object__load(obj);
-    if (r < 0) {
-        g_autofree char *last = vspan_bpf_last_line(log);
-        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_KERNEL, "the kernel refused %s: %s", path,
-                    last ? last : g_strerror(-r));
-        bpf_object__close(obj);
-        return FALSE;
-    }
     for (guint i = 0; i < VSPAN_BPF_INLINE_PROGS; i++) {
         struct bpf_program *prog = bpf_object__find_program_by_name(obj, vspan_bpf_inline_names[i]);
 

@@ -576,18 +576,21 @@ static char *
 vspan_linux_inline_of(VspanHost *b, const char *dev)
 {
     VspanLinuxHost *self = (VspanLinuxHost *)b;
-    int ifindex = g_hash_table_size(self->inlines) ? vspan_link_ifindex(dev) : 0;
+    g_autoptr(GPtrArray) filters = NULL;
     GHashTableIter it;
     VspanInline *in;
     const char *name;
     VspanTcAttach at;
+    int ifindex;
 
-    /* no inline appliance loaded (most hosts): no lookup at all */
-    if (g_hash_table_size(self->inlines) == 0 || ifindex <= 0 || !vspan_tc_probe(self->nl, ifindex, &at, NULL))
+    /* no inline appliance loaded (most hosts): no lookup at all; else one
+     * dump of the tap's two hooks, whatever the number of appliances */
+    if (g_hash_table_size(self->inlines) == 0 || (ifindex = vspan_link_ifindex(dev)) <= 0 ||
+        !vspan_tc_probe(self->nl, ifindex, &at, NULL) || !(filters = vspan_tc_dump(self->nl, ifindex, &at, NULL)))
         return NULL;
     g_hash_table_iter_init(&it, self->inlines);
     while (g_hash_table_iter_next(&it, (gpointer *)&name, (gpointer *)&in))
-        if (vspan_inline_tap_is_mine(in, self->nl, ifindex, &at))
+        if (vspan_inline_tap_is_mine(in, filters))
             return g_strdup(name);
     return NULL;
 }

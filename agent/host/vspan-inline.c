@@ -18,13 +18,18 @@
 #include "vspan-link.h"
 #include "vspan-util.h"
 
+/* a tap that passes the appliance */
+typedef struct {
+    guint vid;
+    int ifindex;                /* when it was set (the tap may be gone since) */
+} VspanInlineTap;
+
 struct VspanInline {
     char *name;
     char *appliance_dev, *appliance_net_side;   /* its ports (vm-side, net-side) */
     char *filter_name;          /* VSPAN_TC_INLINE_NAME + name */
     VspanBpfInline bpf;
-    GHashTable *vids;           /* tap -> GUINT_TO_POINTER(VID) */
-    GHashTable *ifindexes;      /* tap -> GINT_TO_POINTER(its ifindex when set) */
+    GHashTable *taps;           /* tap -> VspanInlineTap */
     guint state;
     int packet_fd;              /* canaries go out here */
 };
@@ -47,8 +52,7 @@ vspan_inline_new(const VspanAppliance *a, guint id, GError **error)
     in->appliance_dev = g_strdup(a->sink.dev);
     in->appliance_net_side = g_strdup(a->sink.net_side);
     in->filter_name = g_strconcat(VSPAN_TC_INLINE_NAME, a->name, NULL);
-    in->vids = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    in->ifindexes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    in->taps = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     in->packet_fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
     /* until its health is known, the appliance counts as failed */
     in->state = a->on_failure == VSPAN_ON_FAILURE_BLOCK ? VSPAN_INLINE_BLOCK : VSPAN_INLINE_BYPASS;
@@ -65,8 +69,7 @@ vspan_inline_free(VspanInline *in)
     vspan_bpf_inline_close(&in->bpf);
     if (in->packet_fd >= 0)
         close(in->packet_fd);
-    g_hash_table_unref(in->vids);
-    g_hash_table_unref(in->ifindexes);
+    g_hash_table_unref(in->taps);
     g_free(in->filter_name);
     g_free(in->name);
     g_free(in->appliance_dev);
@@ -139,11 +142,11 @@ vspan_inline_free_vid(VspanInline *in)
 {
     g_autoptr(GHashTable) used = g_hash_table_new(g_direct_hash, g_direct_equal);
     GHashTableIter it;
-    gpointer v;
+    VspanInlineTap *t;
 
-    g_hash_table_iter_init(&it, in->vids);
-    while (g_hash_table_iter_next(&it, NULL, &v))
-        g_hash_table_add(used, v);
+    g_hash_table_iter_init(&it, in->taps);
+    while (g_hash_table_iter_next(&it, NULL, (gpointer *)&t))
+        g_hash_table_add(used, GUINT_TO_POINTER(t->vid));
     for (guint vid = 1; vid < VSPAN_INLINE_CANARY_VID; vid++)
         if (!g_hash_table_contains(used, GUINT_TO_POINTER(vid)))
             return vid;
@@ -155,7 +158,8 @@ vspan_inline_tap_set(VspanInline *in, VspanNl *nl, const char *tap, int ifindex,
                      const char *mac, GError **error)
 {
     g_autofree char *what = g_strdup_printf("put inline appliance '%s' in the path of '%s'", in->name, tap);
-    guint vid = GPOINTER_TO_UINT(g_hash_table_lookup(in->vids, tap));
+    VspanInlineTap *t = g_hash_table_lookup(in->taps, tap);
+    guint vid = t ? t->vid : 0;
     struct vspan_inline_vm vm = { .ifindex = ifindex };
     struct vspan_inline_port port;
     __u32 key;
@@ -193,8 +197,12 @@ vspan_inline_tap_set(VspanInline *in, VspanNl *nl, const char *tap, int ifindex,
                     g_strerror(saved));
         return FALSE;
     }
-    g_hash_table_replace(in->vids, g_strdup(tap), GUINT_TO_POINTER(vid));
-    g_hash_table_replace(in->ifindexes, g_strdup(tap), GINT_TO_POINTER(ifindex));
+    if (!t) {
+        t = g_new0(VspanInlineTap, 1);
+        g_hash_table_insert(in->taps, g_strdup(tap), t);
+    }
+    t->vid = vid;
+    t->ifindex = ifindex;
     for (guint i = 0; i < G_N_ELEMENTS(filters); i++) {
         VspanTcDa da = vspan_inline_da(in, tap, filters[i].hook, filters[i].prio, what);
 
@@ -211,7 +219,7 @@ vspan_inline_tap_del(VspanInline *in, VspanNl *nl, const char *tap, int ifindex,
                      GError **error)
 {
     g_autofree char *what = g_strdup_printf("take inline appliance '%s' out of the path of '%s'", in->name, tap);
-    guint vid = GPOINTER_TO_UINT(g_hash_table_lookup(in->vids, tap));
+    VspanInlineTap *t = g_hash_table_lookup(in->taps, tap);
     VspanTcDa das[] = {
         vspan_inline_da(in, tap, VSPAN_HOOK_INGRESS, VSPAN_TC_PRIO_INLINE_LAST, what),
         vspan_inline_da(in, tap, VSPAN_HOOK_EGRESS, VSPAN_TC_PRIO_INLINE_FIRST, what),
@@ -221,40 +229,33 @@ vspan_inline_tap_del(VspanInline *in, VspanNl *nl, const char *tap, int ifindex,
     for (guint i = 0; ifindex > 0 && i < G_N_ELEMENTS(das); i++)
         if (!vspan_tc_da_del(nl, ifindex, at, &das[i], error))
             return FALSE;
-    if (vid) {
+    if (t) {
         struct vspan_inline_vm none = { 0 };
-        __u32 key = vid;
+        __u32 key = t->vid;
 
         bpf_map_update_elem(in->bpf.vids_fd, &key, &none, BPF_ANY);
-        g_hash_table_remove(in->vids, tap);
+        /* by the ifindex it had: the tap may be gone */
+        bpf_map_delete_elem(in->bpf.ports_fd, &(__u32){ t->ifindex });
+        g_hash_table_remove(in->taps, tap);
     }
-    /* the ifindex it had (the tap may be gone) */
-    if (g_hash_table_contains(in->ifindexes, tap))
-        bpf_map_delete_elem(in->bpf.ports_fd, &(__u32){ GPOINTER_TO_INT(g_hash_table_lookup(in->ifindexes, tap)) });
-    g_hash_table_remove(in->ifindexes, tap);
     return TRUE;
 }
 
 gboolean
-vspan_inline_tap_is_mine(VspanInline *in, VspanNl *nl, int ifindex, const VspanTcAttach *at)
+vspan_inline_tap_is_mine(VspanInline *in, GPtrArray *filters)
 {
-    const VspanTcDa das[] = {
-        vspan_inline_da(in, "", VSPAN_HOOK_INGRESS, VSPAN_TC_PRIO_INLINE_FIRST, ""),
-        vspan_inline_da(in, "", VSPAN_HOOK_EGRESS, VSPAN_TC_PRIO_INLINE_FIRST, ""),
-        vspan_inline_da(in, "", VSPAN_HOOK_INGRESS, VSPAN_TC_PRIO_INLINE_LAST, ""),
-    };
-    const guint progs[] = { VSPAN_BPF_INLINE_FROM_VM_PASS, VSPAN_BPF_INLINE_TO_VM, VSPAN_BPF_INLINE_FROM_VM };
-
-    for (guint i = 0; i < G_N_ELEMENTS(das); i++)
-        if (!at->parent[das[i].hook] || vspan_tc_da_id(nl, ifindex, at, &das[i]) != in->bpf.prog_id[progs[i]])
-            return FALSE;
-    return TRUE;
+    return vspan_tc_da_find_id(filters, VSPAN_HOOK_INGRESS, VSPAN_TC_PRIO_INLINE_FIRST, VSPAN_TC_INLINE_NAME) ==
+               in->bpf.prog_id[VSPAN_BPF_INLINE_FROM_VM_PASS] &&
+           vspan_tc_da_find_id(filters, VSPAN_HOOK_EGRESS, VSPAN_TC_PRIO_INLINE_FIRST, VSPAN_TC_INLINE_NAME) ==
+               in->bpf.prog_id[VSPAN_BPF_INLINE_TO_VM] &&
+           vspan_tc_da_find_id(filters, VSPAN_HOOK_INGRESS, VSPAN_TC_PRIO_INLINE_LAST, VSPAN_TC_INLINE_NAME) ==
+               in->bpf.prog_id[VSPAN_BPF_INLINE_FROM_VM];
 }
 
 gboolean
 vspan_inline_has_tap(VspanInline *in, const char *tap)
 {
-    return g_hash_table_contains(in->vids, tap);
+    return g_hash_table_contains(in->taps, tap);
 }
 
 void
@@ -270,7 +271,7 @@ vspan_inline_stats(VspanInline *in, VspanInlineStats *st)
     G_STATIC_ASSERT(G_N_ELEMENTS(st->counters) == VSPAN_INLINE_COUNTERS);
     memset(st, 0, sizeof(*st));
     st->state = in->state;
-    st->vms = g_hash_table_size(in->vids);
+    st->vms = g_hash_table_size(in->taps);
     vspan_bpf_percpu_sum(in->bpf.counters_fd, VSPAN_INLINE_COUNTERS, st->counters);
     for (__u32 dir = 0; dir < 2; dir++) {
         __u64 seq = 0;

@@ -36,8 +36,9 @@ gboolean vspan_inline_tap_set(VspanInline *in, VspanNl *nl, const char *tap, int
 /* It no longer does: its filters (when @ifindex > 0) and tag go. */
 gboolean vspan_inline_tap_del(VspanInline *in, VspanNl *nl, const char *tap, int ifindex,
                               const VspanTcAttach *at, GError **error);
-/* @tap holds all three of this instance's filters */
-gboolean vspan_inline_tap_is_mine(VspanInline *in, VspanNl *nl, int ifindex, const VspanTcAttach *at);
+/* The tap whose filters @filters holds (vspan_tc_dump) runs all three of
+ * this instance's programs. */
+gboolean vspan_inline_tap_is_mine(VspanInline *in, GPtrArray *filters);
 gboolean vspan_inline_has_tap(VspanInline *in, const char *tap);
 
 void vspan_inline_state_set(VspanInline *in, guint state);

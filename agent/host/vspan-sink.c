@@ -174,12 +174,34 @@ vspan_sink_create(VspanNl *nl, const VspanSink *sink, const char *dev, GError **
 {
     switch (sink->type) {
     case VSPAN_SINK_TAP:
+    case VSPAN_SINK_INLINE:     /* one of its ports */
         return vspan_tap_create(dev, error);
     case VSPAN_SINK_VXLAN:
         return vspan_vxlan_create(nl, sink, dev, error);
     default:
         return vspan_gre_create(nl, sink, dev, error);
     }
+}
+
+/* Create @dev, a device of @a's sink that does not exist (an inline
+ * appliance's port: a tap), and say so: its ifindex, or 0 with @error. */
+static int
+vspan_sink_make(VspanNl *nl, const VspanAppliance *a, const char *dev, GError **error)
+{
+    int idx;
+
+    if (!vspan_sink_create(nl, &a->sink, dev, error))
+        return 0;
+    idx = vspan_link_ifindex(dev);
+    if (idx <= 0) {
+        g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_KERNEL,
+                    "Created sink '%s' of appliance '%s' but it is gone", dev, a->name);
+        return 0;
+    }
+    vspan_log_event(G_LOG_LEVEL_INFO, &(VspanLogFields){ .tap = dev, .appliance = a->name, .op = "sink-create" },
+                    "created the %s sink '%s' of appliance '%s' (it did not exist)",
+                    vspan_sink_type_to_string(a->sink.type), dev, a->name);
+    return idx;
 }
 
 gboolean
@@ -205,19 +227,8 @@ vspan_sink_ensure(VspanNl *nl, const VspanAppliance *a, const char *dev, int *if
                             dev, vspan_sink_type_to_string(a->sink.type), a->name, *kind ? kind : "plain");
                 return FALSE;
             }
-        } else {
-            if (!vspan_sink_create(nl, &a->sink, dev, error))
-                return FALSE;
-            idx = vspan_link_ifindex(dev);
-            if (idx <= 0) {
-                g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_KERNEL,
-                            "Created sink '%s' of appliance '%s' but it is gone", dev, a->name);
-                return FALSE;
-            }
-            vspan_log_event(G_LOG_LEVEL_INFO,
-                            &(VspanLogFields){ .tap = dev, .appliance = a->name, .op = "sink-create" },
-                            "created the %s sink '%s' of appliance '%s' (it did not exist)",
-                            vspan_sink_type_to_string(a->sink.type), dev, a->name);
+        } else if ((idx = vspan_sink_make(nl, a, dev, error)) <= 0) {
+            return FALSE;
         }
         if (!vspan_link_set_up(nl, idx, dev, error))
             return FALSE;
@@ -233,27 +244,13 @@ vspan_sink_ensure(VspanNl *nl, const VspanAppliance *a, const char *dev, int *if
 
             if (pidx <= 0 && a->sink.existing_ports)
                 continue;   /* the container is not running: the appliance is down */
-            if (pidx <= 0) {
-                if (!vspan_tap_create(port, error))
-                    return FALSE;
-                pidx = vspan_link_ifindex(port);
-                if (pidx <= 0) {
-                    g_set_error(error, VSPAN_ERROR, VSPAN_ERROR_KERNEL,
-                                "Created port '%s' of appliance '%s' but it is gone", port, a->name);
-                    return FALSE;
-                }
-                vspan_log_event(G_LOG_LEVEL_INFO,
-                                &(VspanLogFields){ .tap = port, .appliance = a->name, .op = "sink-create" },
-                                "created the %s port '%s' of inline appliance '%s' (it did not exist)",
-                                k ? "net-side" : "vm-side", port, a->name);
-            }
+            if (pidx <= 0 && (pidx = vspan_sink_make(nl, a, port, error)) <= 0)
+                return FALSE;
             if (!vspan_link_set_up(nl, pidx, port, error))
                 return FALSE;
             if (!k)
                 idx = pidx;
         }
-        if (idx <= 0)
-            idx = 0;
         break;
     case VSPAN_SINK_NETDEV:
     case VSPAN_SINK_INTERFACE:

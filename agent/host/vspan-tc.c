@@ -301,7 +301,8 @@ vspan_tc_filter_cb(struct nl_msg *msg, void *arg)
         return NL_OK;
     prio = TC_H_MAJ(tcm->tcm_info) >> 16;
     if (scan->only_vspan_prio && prio != vspan_tc_prio(scan->hook) &&
-        prio != vspan_tc_select_prio(scan->hook) && prio != VSPAN_TC_PRIO_TAG)
+        prio != vspan_tc_select_prio(scan->hook) && prio != VSPAN_TC_PRIO_TAG &&
+        prio != VSPAN_TC_PRIO_INLINE_FIRST && prio != VSPAN_TC_PRIO_INLINE_LAST)
         return NL_OK;
     if (nlmsg_parse(hdr, sizeof(*tcm), tb, TCA_MAX, NULL) < 0 || !tb[TCA_KIND])
         return NL_OK;
@@ -921,10 +922,16 @@ vspan_tc_select_del(VspanNl *nl, int ifindex, const char *dev, const VspanTcAtta
  * '-' (copy-tag's name carries its VLAN).  *foreign when something else
  * sits at the priority.
  */
+static gboolean
+vspan_tc_da_named(const VspanTcFilter *f, const char *name)
+{
+    return g_str_equal(f->kind, "bpf") &&
+           (g_str_has_suffix(name, "-") ? g_str_has_prefix(f->name, name) : g_str_equal(f->name, name));
+}
+
 static VspanTcFilter *
 vspan_tc_find_da(GPtrArray *filters, guint32 prio, const char *name, gboolean *foreign)
 {
-    gboolean prefix = g_str_has_suffix(name, "-");
     VspanTcFilter *found = NULL;
 
     *foreign = FALSE;
@@ -932,13 +939,23 @@ vspan_tc_find_da(GPtrArray *filters, guint32 prio, const char *name, gboolean *f
         VspanTcFilter *f = filters->pdata[i];
         if (f->prio != prio)
             continue;
-        if (g_str_equal(f->kind, "bpf") &&
-            (prefix ? g_str_has_prefix(f->name, name) : g_str_equal(f->name, name)))
+        if (vspan_tc_da_named(f, name))
             found = f;
         else
             *foreign = TRUE;
     }
     return found;
+}
+
+guint32
+vspan_tc_da_find_id(GPtrArray *filters, VspanHook hook, guint32 prio, const char *name)
+{
+    for (guint i = 0; i < filters->len; i++) {
+        const VspanTcFilter *f = filters->pdata[i];
+        if (f->hook == hook && f->prio == prio && vspan_tc_da_named(f, name))
+            return f->prog_id;
+    }
+    return 0;
 }
 
 guint32

@@ -68,8 +68,8 @@ gboolean vspan_tc_attach(VspanNl *nl, int ifindex, const char *dev, VspanQdiscMo
 /* Remove clsact when vspan created it and no filter is left on it. */
 gboolean vspan_tc_detach(VspanNl *nl, int ifindex, const char *dev, GError **error);
 
-/* Every filter at vspan's mirror, select and tag priorities on both hooks
- * (ours or not). */
+/* Every filter at vspan's mirror, select, tag and inline priorities on
+ * both hooks (ours or not). */
 GPtrArray *vspan_tc_dump(VspanNl *nl, int ifindex, const VspanTcAttach *at, GError **error);
 /* All filters of one hook, any priority (for tests and doctor). */
 GPtrArray *vspan_tc_dump_hook(VspanNl *nl, int ifindex, guint32 parent, VspanHook hook,
@@ -125,6 +125,9 @@ typedef struct {
  * then read back. */
 gboolean vspan_tc_da_set(VspanNl *nl, int ifindex, const VspanTcAttach *at, const VspanTcDa *da,
                          const char *name, int prog_fd, guint32 prog_id, GError **error);
+/* The id of the program the direct-action filter @name (a prefix when it
+ * ends in '-') at @prio of @hook runs in @filters (a dump), 0: none. */
+guint32 vspan_tc_da_find_id(GPtrArray *filters, VspanHook hook, guint32 prio, const char *name);
 /* The id of the program it runs, 0 when there is none. */
 guint32 vspan_tc_da_id(VspanNl *nl, int ifindex, const VspanTcAttach *at, const VspanTcDa *da);
 gboolean vspan_tc_da_del(VspanNl *nl, int ifindex, const VspanTcAttach *at, const VspanTcDa *da,

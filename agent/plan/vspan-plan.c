@@ -287,6 +287,36 @@ vspan_planner_unmonitored(VspanPlanner *p, const VspanIface *iface, const char *
     vspan_plan_warning(p->plan, "%s: interface %s, type '%s', is not monitored: %s", where, desc, u->type, why);
 }
 
+/* The appliance a domain's element names, or NULL with the planner's error. */
+static const VspanAppliance *
+vspan_planner_appliance(VspanPlanner *p, const char *name, const char *where)
+{
+    const VspanAppliance *a = vspan_config_find_appliance(p->config, name);
+
+    if (!a) {
+        g_autofree char *names = vspan_config_appliance_names(p->config);
+        g_autofree char *clean = vspan_str_clean(name);
+        vspan_plan_error(p->plan,
+                         "%s: no appliance named '%s' in %s (known: %s); fix the name or ask the host admin to define it",
+                         where, clean, p->config->path, names);
+    }
+    return a;
+}
+
+/* The interface a domain's element names by @mac ("" when not) or @alias,
+ * or NULL with the planner's error. */
+static VspanIface *
+vspan_planner_named_iface(VspanPlanner *p, const char *mac, const char *alias, const char *where)
+{
+    VspanIface *iface = *mac ? vspan_domain_find_iface_by_mac(p->dom, mac)
+                             : vspan_domain_find_iface_by_alias(p->dom, alias);
+
+    if (!iface)
+        vspan_plan_error(p->plan, "%s: no interface of the domain has %s '%s'; fix the %s or add the interface",
+                         where, *mac ? "MAC" : "alias", *mac ? mac : alias, *mac ? "mac" : "alias");
+    return iface;
+}
+
 static void
 vspan_planner_collect_annotation(VspanPlanner *p)
 {
@@ -294,17 +324,11 @@ vspan_planner_collect_annotation(VspanPlanner *p)
 
     for (guint i = 0; i < dom->mirrors->len; i++) {
         const VspanMirrorReq *m = dom->mirrors->pdata[i];
-        const VspanAppliance *a = vspan_config_find_appliance(p->config, m->appliance);
+        const VspanAppliance *a = vspan_planner_appliance(p, m->appliance, m->where);
         VspanIface *iface = NULL;
 
-        if (!a) {
-            g_autofree char *names = vspan_config_appliance_names(p->config);
-            g_autofree char *clean = vspan_str_clean(m->appliance);
-            vspan_plan_error(p->plan,
-                             "%s: no appliance named '%s' in %s (known: %s); fix the name or ask the host admin to define it",
-                             m->where, clean, p->config->path, names);
+        if (!a)
             continue;
-        }
         if (g_str_equal(a->domain, dom->name)) {
             vspan_plan_error(p->plan,
                              "%s: domain '%s' is appliance '%s' itself and cannot be mirrored to it; remove this <vspan:mirror>",
@@ -336,15 +360,9 @@ vspan_planner_collect_annotation(VspanPlanner *p)
                                    m->where);
             continue;
         }
-        iface = *m->mac ? vspan_domain_find_iface_by_mac(dom, m->mac)
-                        : vspan_domain_find_iface_by_alias(dom, m->alias);
-        if (!iface) {
-            vspan_plan_error(p->plan,
-                             "%s: no interface of the domain has %s '%s'; fix the %s or add the interface",
-                             m->where, *m->mac ? "MAC" : "alias", *m->mac ? m->mac : m->alias,
-                             *m->mac ? "mac" : "alias");
+        iface = vspan_planner_named_iface(p, m->mac, m->alias, m->where);
+        if (!iface)
             continue;
-        }
         if (!vspan_iface_is_mirrorable(iface)) {
             g_autofree char *desc = vspan_iface_describe(iface);
             vspan_plan_error(p->plan,
@@ -494,6 +512,17 @@ vspan_planner_rule_sink(VspanPlanner *p, const VspanMirrorTarget *t, const Vspan
         dev = t->appliance->sink.dev_egress;
     /* Guard: never mirror a device into itself. */
     return dev && !g_str_equal(dev, iface->target) ? dev : NULL;
+}
+
+/* @iface, which a rule needs, has no tap in the XML (an offline one) */
+static void
+vspan_planner_no_tap(VspanPlanner *p, const VspanIface *iface, const char *what)
+{
+    g_autofree char *desc = vspan_iface_describe(iface);
+
+    vspan_plan_error(p->plan,
+                     "domain '%s': interface %s has no tap (<target dev>) in the live XML, so it cannot %s; pass the XML libvirt gives the start hook",
+                     p->dom->name, desc, what);
 }
 
 static void
@@ -655,12 +684,8 @@ vspan_planner_mirror_ops(VspanPlanner *p)
         gboolean targeted = mine != NULL;
 
         if (!iface->target) {
-            if (targeted) {
-                g_autofree char *desc = vspan_iface_describe(iface);
-                vspan_plan_error(plan,
-                                 "domain '%s': interface %s has no tap (<target dev>) in the live XML, so it cannot be mirrored; pass the XML libvirt gives the start hook",
-                                 p->dom->name, desc);
-            }
+            if (targeted)
+                vspan_planner_no_tap(p, iface, "be mirrored");
             continue;
         }
 
@@ -675,24 +700,6 @@ vspan_planner_mirror_ops(VspanPlanner *p)
 
 /* ---- inline NICs ------------------------------------------------------- */
 
-static void
-vspan_planner_inline_add(VspanPlanner *p, VspanIface *iface, const VspanAppliance *a, const char *where)
-{
-    const VspanAppliance *have = g_hash_table_lookup(p->inline_of, iface);
-
-    if (have == a)
-        return;
-    if (have) {
-        g_autofree char *desc = vspan_iface_describe(iface);
-        vspan_plan_error(p->plan,
-                         "%s: interface %s already passes inline appliance '%s'; a frame passes one inline appliance, keep one",
-                         where, desc, have->name);
-        return;
-    }
-    g_hash_table_insert(p->inline_of, iface, (gpointer)a);
-    g_ptr_array_add(p->inline_ifaces, iface);
-}
-
 /* Why @iface cannot pass an inline appliance, NULL when it can: the
  * programs need the tap of a Linux bridge port. */
 static const char *
@@ -703,6 +710,32 @@ vspan_iface_not_inline_why(const VspanIface *iface)
     if (iface->bandwidth)
         return "libvirt's <bandwidth> replaces the tap's qdiscs, and the inline programs with them; shape on the appliance instead";
     return NULL;
+}
+
+/* @iface passes @a, as the element @where asks: refused when it cannot, or
+ * when it already passes another appliance. */
+static void
+vspan_planner_inline_add(VspanPlanner *p, VspanIface *iface, const VspanAppliance *a, const char *where)
+{
+    const VspanAppliance *have = g_hash_table_lookup(p->inline_of, iface);
+    const char *why = vspan_iface_not_inline_why(iface);
+    g_autofree char *desc = vspan_iface_describe(iface);
+
+    if (why) {
+        vspan_plan_error(p->plan, "%s: interface %s, type '%s', cannot pass an inline appliance: %s",
+                         where, desc, iface->type_str ? iface->type_str : "?", why);
+        return;
+    }
+    if (have == a)
+        return;
+    if (have) {
+        vspan_plan_error(p->plan,
+                         "%s: interface %s already passes inline appliance '%s'; a frame passes one inline appliance, keep one",
+                         where, desc, have->name);
+        return;
+    }
+    g_hash_table_insert(p->inline_of, iface, (gpointer)a);
+    g_ptr_array_add(p->inline_ifaces, iface);
 }
 
 static void
@@ -717,33 +750,18 @@ vspan_planner_collect_inline(VspanPlanner *p)
         const VspanAppliance *a = vspan_config_bridge_inline(p->config, iface->bridge);
 
         if (a && !g_str_equal(a->domain, dom->name)) {
-            const char *why = vspan_iface_not_inline_why(iface);
             g_autofree char *where = g_strdup_printf("%s <inline bridge='%s'>", p->config->path, iface->bridge);
-
-            if (why) {
-                g_autofree char *desc = vspan_iface_describe(iface);
-                vspan_plan_error(p->plan, "%s: interface %s, type '%s', cannot pass an inline appliance: %s",
-                                 where, desc, iface->type_str ? iface->type_str : "?", why);
-                continue;
-            }
             vspan_planner_inline_add(p, iface, a, where);
         }
     }
 
     for (guint i = 0; i < dom->inlines->len; i++) {
         const VspanInlineReq *r = dom->inlines->pdata[i];
-        const VspanAppliance *a = vspan_config_find_appliance(p->config, r->appliance);
+        const VspanAppliance *a = vspan_planner_appliance(p, r->appliance, r->where);
         VspanIface *iface;
-        const char *why;
 
-        if (!a) {
-            g_autofree char *names = vspan_config_appliance_names(p->config);
-            g_autofree char *clean = vspan_str_clean(r->appliance);
-            vspan_plan_error(p->plan,
-                             "%s: no appliance named '%s' in %s (known: %s); fix the name or ask the host admin to define it",
-                             r->where, clean, p->config->path, names);
+        if (!a)
             continue;
-        }
         if (!a->inline_mode) {
             vspan_plan_error(p->plan,
                              "%s: appliance '%s' gets copies and is not inline; use <vspan:mirror appliance='%s'>, or name an appliance with mode=\"inline\"",
@@ -764,21 +782,9 @@ vspan_planner_collect_inline(VspanPlanner *p)
             }
             continue;
         }
-        iface = *r->mac ? vspan_domain_find_iface_by_mac(dom, r->mac) : vspan_domain_find_iface_by_alias(dom, r->alias);
-        if (!iface) {
-            vspan_plan_error(p->plan, "%s: no interface of the domain has %s '%s'; fix the %s or add the interface",
-                             r->where, *r->mac ? "MAC" : "alias", *r->mac ? r->mac : r->alias,
-                             *r->mac ? "mac" : "alias");
-            continue;
-        }
-        why = vspan_iface_not_inline_why(iface);
-        if (why) {
-            g_autofree char *desc = vspan_iface_describe(iface);
-            vspan_plan_error(p->plan, "%s: interface %s, type '%s', cannot pass an inline appliance: %s",
-                             r->where, desc, iface->type_str ? iface->type_str : "?", why);
-            continue;
-        }
-        vspan_planner_inline_add(p, iface, a, r->where);
+        iface = vspan_planner_named_iface(p, r->mac, r->alias, r->where);
+        if (iface)
+            vspan_planner_inline_add(p, iface, a, r->where);
     }
 }
 
@@ -807,12 +813,8 @@ vspan_planner_inline_ops(VspanPlanner *p, gboolean set)
         VspanOp *op;
 
         if (!iface->target) {
-            if (set) {
-                g_autofree char *desc = vspan_iface_describe(iface);
-                vspan_plan_error(plan,
-                                 "domain '%s': interface %s has no tap (<target dev>) in the live XML, so it cannot pass an inline appliance; pass the XML libvirt gives the start hook",
-                                 p->dom->name, desc);
-            }
+            if (set)
+                vspan_planner_no_tap(p, iface, "pass an inline appliance");
             continue;
         }
         if (!set) {

@@ -42,12 +42,8 @@ start_libvirtd() { /usr/sbin/libvirtd -d && wait_libvirt; }
 remove_made() {
     local d
     rm -f "$HOOK"
+    tier_remove_domains "$1" vspt-
     if libvirt_up; then
-        for d in $($VIRSH list --all --name 2>/dev/null | grep '^vspt-'); do
-            [ "$1" = start ] && log "an earlier run left domain $d: removing it"
-            $VIRSH destroy "$d" >/dev/null 2>&1
-            $VIRSH undefine "$d" >/dev/null 2>&1
-        done
         $VIRSH net-destroy vspt-pool >/dev/null 2>&1
         $VIRSH net-undefine vspt-pool >/dev/null 2>&1
     fi
@@ -94,12 +90,8 @@ mkdir -p /etc/libvirt/hooks/qemu.d
 # (a libvirtd already up forgets an earlier run's hook on its SIGHUP)
 libvirt_begin || { bad "libvirtd starts"; finish; }
 remove_made start
-printf '#!/bin/sh\nVSPAN_SOCKET=%s VSPAN_CONFIG=%s VSPAN_HOOK_TIMEOUT_MS=%s exec %s "$@"\n' \
-    "$VSPAN_SOCKET" "$T/vspan.xml" "${VSPAN_HOOK_TIMEOUT_MS:-5000}" "$BUILD/hooks/vspan-hook" >"$HOOK"
-chmod 0755 "$HOOK"
-kill -HUP "$(libvirtd_pid)"    # libvirtd discovers hooks on SIGHUP
-sleep 1
-wait_libvirt || { bad "libvirtd answers after SIGHUP"; finish; }
+libvirt_hook "$HOOK" "VSPAN_SOCKET=$VSPAN_SOCKET" "VSPAN_CONFIG=$T/vspan.xml" \
+    "VSPAN_HOOK_TIMEOUT_MS=${VSPAN_HOOK_TIMEOUT_MS:-5000}" || { bad "libvirtd answers after SIGHUP"; finish; }
 
 printf '%s\n' \
     '<vspan>' \

@@ -44,13 +44,7 @@ installed() { dpkg-query -W -f='${Status}' vspan 2>/dev/null | grep -q 'install 
 
 remove_made() {
     local d
-    if libvirt_up; then
-        for d in $($VIRSH list --all --name 2>/dev/null | grep '^vspp-'); do
-            [ "$1" = start ] && log "an earlier run left domain $d: removing it"
-            $VIRSH destroy "$d" >/dev/null 2>&1
-            $VIRSH undefine "$d" >/dev/null 2>&1
-        done
-    fi
+    tier_remove_domains "$1" vspp-
     if [ -e "$marker" ]; then
         if installed || dpkg-query -W -f='${Status}' vspan 2>/dev/null | grep -q 'config-files'; then
             [ "$1" = start ] && log "an earlier run left the vspan package installed: purging it"
